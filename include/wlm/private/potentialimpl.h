@@ -1,0 +1,39 @@
+/*
+   Implementation side of WLMPotential: the operations table a model type fills
+   in its create function, and the fields shared by every type.
+*/
+#ifndef WLMPOTENTIALIMPL_H
+#define WLMPOTENTIALIMPL_H
+
+#include <wlm/wlmpotential.h>
+#include <petsc/private/petscimpl.h>
+
+PETSC_EXTERN PetscLogEvent WLMPOTENTIAL_Energy, WLMPOTENTIAL_Forces, WLMPOTENTIAL_Products;
+
+typedef struct _WLMPotentialOps *WLMPotentialOps;
+struct _WLMPotentialOps {
+  PetscErrorCode (*setfromoptions)(WLMPotential, PetscOptionItems *);
+  PetscErrorCode (*setup)(WLMPotential);             /* size parameters and workspaces */
+  PetscErrorCode (*view)(WLMPotential, PetscViewer);
+  PetscErrorCode (*destroy)(WLMPotential);
+  PetscErrorCode (*initialize)(WLMPotential, uint64_t); /* deterministic random parameters */
+  PetscErrorCode (*energy)(WLMPotential, PetscReal, PetscInt, const PetscReal *, const PetscReal *, PetscReal *);
+  PetscErrorCode (*forces)(WLMPotential, PetscReal, PetscInt, const PetscReal *, const PetscReal *, PetscReal *, PetscReal *);
+  PetscErrorCode (*products)(WLMPotential, PetscReal, PetscInt, const PetscReal *, const PetscReal *, const PetscReal *, PetscReal *, PetscReal *);
+  PetscErrorCode (*save)(WLMPotential, hid_t); /* hyperparameters as attributes */
+  PetscErrorCode (*load)(WLMPotential, hid_t); /* read hyperparameters before set-up */
+};
+
+struct _p_WLMPotential {
+  PETSCHEADER(struct _WLMPotentialOps);
+  PetscInt   dim;           /* spatial dimension d */
+  PetscBool  time_input;    /* U depends on t */
+  PetscInt   nparam;        /* length of theta, known after set-up */
+  PetscReal *theta;         /* parameters, owned by the object */
+  PetscInt   max_local;     /* workspace capacity in particles per rank */
+  PetscInt   max_global;    /* workspace capacity in particles over the communicator */
+  PetscBool  setupcalled;
+  void      *data;          /* type-specific context */
+};
+
+#endif
