@@ -10,7 +10,7 @@ static PetscBool WLMDynamicsPackageInitialized = PETSC_FALSE;
 @*/
 PetscErrorCode WLMDynamicsInitializePackage(void)
 {
-  PetscFunctionBegin;
+  PetscFunctionBeginUser;
   if (WLMDynamicsPackageInitialized) PetscFunctionReturn(0);
   WLMDynamicsPackageInitialized = PETSC_TRUE;
   PetscCall(PetscClassIdRegister("WLMDynamics", &WLMDYNAMICS_CLASSID));

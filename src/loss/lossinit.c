@@ -10,7 +10,7 @@ static PetscBool WLMLossPackageInitialized = PETSC_FALSE;
 @*/
 PetscErrorCode WLMLossInitializePackage(void)
 {
-  PetscFunctionBegin;
+  PetscFunctionBeginUser;
   if (WLMLossPackageInitialized) PetscFunctionReturn(0);
   WLMLossPackageInitialized = PETSC_TRUE;
   PetscCall(PetscClassIdRegister("WLMLoss", &WLMLOSS_CLASSID));

@@ -10,7 +10,7 @@ static PetscBool WLMSnapshotsPackageInitialized = PETSC_FALSE;
 @*/
 PetscErrorCode WLMSnapshotsInitializePackage(void)
 {
-  PetscFunctionBegin;
+  PetscFunctionBeginUser;
   if (WLMSnapshotsPackageInitialized) PetscFunctionReturn(0);
   WLMSnapshotsPackageInitialized = PETSC_TRUE;
   PetscCall(PetscClassIdRegister("WLMSnapshots", &WLMSNAPSHOTS_CLASSID));

@@ -8,6 +8,7 @@
 #include <wlm/wlmdynamics.h>
 #include <wlm/wlmloss.h>
 #include <wlm/wlmtransport.h>
+#include <wlm/private/h5util.h>
 #include <wlmversion.h>
 #include <cblas.h>
 #if defined(_OPENMP)
@@ -29,7 +30,7 @@ static PetscBool WLMPackageInitialized = PETSC_FALSE;
 @*/
 PetscErrorCode WLMSetNumThreads(PetscInt nthreads)
 {
-  PetscFunctionBegin;
+  PetscFunctionBeginUser;
   PetscCheck(nthreads >= 1, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "Thread count %" PetscInt_FMT " is invalid; use at least 1", nthreads);
   openblas_set_num_threads((int)nthreads);
 #if defined(_OPENMP)
@@ -44,7 +45,7 @@ static PetscErrorCode WLMSetDefaultThreads(void)
   PetscInt  nthreads = 1;
   PetscBool set;
 
-  PetscFunctionBegin;
+  PetscFunctionBeginUser;
   PetscCall(PetscOptionsGetInt(NULL, NULL, "-wlm_threads", &nthreads, &set));
   if (!set && (getenv("OPENBLAS_NUM_THREADS") || getenv("OMP_NUM_THREADS"))) PetscFunctionReturn(0);
   PetscCall(WLMSetNumThreads(nthreads));
@@ -60,7 +61,7 @@ static PetscErrorCode WLMSetDefaultThreads(void)
 @*/
 PetscErrorCode WLMGetVersion(const char **version, const char **revision)
 {
-  PetscFunctionBegin;
+  PetscFunctionBeginUser;
   if (version) *version = WLM_VERSION;
   if (revision) *revision = WLM_GIT_REVISION;
   PetscFunctionReturn(0);
@@ -71,7 +72,7 @@ PetscErrorCode WLMGetVersion(const char **version, const char **revision)
 @*/
 PetscErrorCode WLMFinalizePackage(void)
 {
-  PetscFunctionBegin;
+  PetscFunctionBeginUser;
   WLMPackageInitialized = PETSC_FALSE;
   PetscFunctionReturn(0);
 }
@@ -85,9 +86,10 @@ PetscErrorCode WLMFinalizePackage(void)
 @*/
 PetscErrorCode WLMInitializePackage(void)
 {
-  PetscFunctionBegin;
+  PetscFunctionBeginUser;
   if (WLMPackageInitialized) PetscFunctionReturn(0);
   WLMPackageInitialized = PETSC_TRUE;
+  PetscCall(WLMH5Silence());
   PetscCall(WLMSnapshotsInitializePackage());
   PetscCall(WLMPotentialInitializePackage());
   PetscCall(WLMDynamicsInitializePackage());

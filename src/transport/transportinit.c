@@ -8,7 +8,7 @@ static PetscBool WLMTransportPackageInitialized = PETSC_FALSE;
 @*/
 PetscErrorCode WLMTransportInitializePackage(void)
 {
-  PetscFunctionBegin;
+  PetscFunctionBeginUser;
   if (WLMTransportPackageInitialized) PetscFunctionReturn(0);
   WLMTransportPackageInitialized = PETSC_TRUE;
   PetscFunctionReturn(0);

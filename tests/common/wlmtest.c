@@ -39,7 +39,7 @@ static PetscErrorCode CountUnusedOptions(PetscInt *nunused)
   char   **names, **values;
   PetscInt n;
 
-  PetscFunctionBegin;
+  PetscFunctionBeginUser;
   /* PetscFinalize() reads -options_left later; query it here so it does not count as unused */
   PetscCall(PetscOptionsHasName(NULL, NULL, "-options_left", NULL));
   PetscCall(PetscOptionsLeftGet(NULL, &n, &names, &values));

@@ -32,8 +32,12 @@ struct _p_WLMPotential {
   PetscReal *theta;         /* parameters, owned by the object */
   PetscInt   max_local;     /* workspace capacity in particles per rank */
   PetscInt   max_global;    /* workspace capacity in particles over the communicator */
+  PetscInt   seed;          /* seed of the last parameter initialization */
   PetscBool  setupcalled;
   void      *data;          /* type-specific context */
 };
+
+/* Mass of each particle when the caller passes no masses: 1/N with N the particle count over the communicator. */
+PETSC_EXTERN PetscErrorCode WLMPotentialGetUniformMass(WLMPotential, PetscInt, PetscReal *);
 
 #endif

@@ -1,0 +1,307 @@
+/*
+   HDF5 helpers: attributes, whole datasets, and atomic file replacement.
+
+   These helpers use the serial HDF5 interface on the calling rank only; the
+   parallel snapshot reader and writer use MPI-IO directly.
+*/
+#include <wlm/private/h5util.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+/*@
+  WLMH5Silence - Turns off HDF5's automatic error-stack printing; failures are reported as PETSc errors instead.
+@*/
+PetscErrorCode WLMH5Silence(void)
+{
+  PetscFunctionBeginUser;
+  WLMCallHDF5("the default error stack", H5Eset_auto2, (H5E_DEFAULT, NULL, NULL));
+  PetscFunctionReturn(0);
+}
+
+/* Whether a path exists below loc; every intermediate group is checked, as H5Lexists requires. */
+PetscErrorCode WLMH5LinkExists(hid_t loc, const char path[], PetscBool *exists)
+{
+  char   buf[PETSC_MAX_PATH_LEN];
+  size_t len;
+
+  PetscFunctionBeginUser;
+  *exists = PETSC_FALSE;
+  PetscCall(PetscStrncpy(buf, path, sizeof(buf)));
+  len = strlen(buf);
+  for (size_t i = 1; i <= len; i++) {
+    if (buf[i] == '/' || buf[i] == '\0') {
+      char   saved = buf[i];
+      htri_t found;
+
+      buf[i] = '\0';
+      found  = H5Lexists(loc, buf, H5P_DEFAULT);
+      buf[i] = saved;
+      if (found <= 0) PetscFunctionReturn(0);
+    }
+  }
+  *exists = PETSC_TRUE;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode WLMH5AttributeExists(hid_t loc, const char name[], PetscBool *exists)
+{
+  htri_t found;
+
+  PetscFunctionBeginUser;
+  WLMCallHDF5Return(found, name, H5Aexists, (loc, name));
+  *exists = found > 0 ? PETSC_TRUE : PETSC_FALSE;
+  PetscFunctionReturn(0);
+}
+
+/* Writes a scalar attribute of the given type, replacing an existing one. */
+static PetscErrorCode WriteScalarAttribute(hid_t loc, const char name[], hid_t type, const void *value)
+{
+  hid_t     space, attr;
+  PetscBool exists;
+
+  PetscFunctionBeginUser;
+  PetscCall(WLMH5AttributeExists(loc, name, &exists));
+  if (exists) WLMCallHDF5(name, H5Adelete, (loc, name));
+  WLMCallHDF5Return(space, name, H5Screate, (H5S_SCALAR));
+  WLMCallHDF5Return(attr, name, H5Acreate2, (loc, name, type, space, H5P_DEFAULT, H5P_DEFAULT));
+  WLMCallHDF5(name, H5Awrite, (attr, type, value));
+  WLMCallHDF5(name, H5Aclose, (attr));
+  WLMCallHDF5(name, H5Sclose, (space));
+  PetscFunctionReturn(0);
+}
+
+/* Reads a scalar attribute converted to the given memory type; a missing attribute is an error that names it. */
+static PetscErrorCode ReadScalarAttribute(hid_t loc, const char name[], hid_t type, void *value)
+{
+  hid_t     attr;
+  PetscBool exists;
+
+  PetscFunctionBeginUser;
+  PetscCall(WLMH5AttributeExists(loc, name, &exists));
+  PetscCheck(exists, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "Attribute \"%s\" is missing", name);
+  WLMCallHDF5Return(attr, name, H5Aopen, (loc, name, H5P_DEFAULT));
+  WLMCallHDF5(name, H5Aread, (attr, type, value));
+  WLMCallHDF5(name, H5Aclose, (attr));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode WLMH5WriteAttributeInt(hid_t loc, const char name[], PetscInt64 value)
+{
+  int64_t v = (int64_t)value;
+
+  PetscFunctionBeginUser;
+  PetscCall(WriteScalarAttribute(loc, name, H5T_NATIVE_INT64, &v));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode WLMH5ReadAttributeInt(hid_t loc, const char name[], PetscInt64 *value)
+{
+  int64_t v;
+
+  PetscFunctionBeginUser;
+  PetscCall(ReadScalarAttribute(loc, name, H5T_NATIVE_INT64, &v));
+  *value = (PetscInt64)v;
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode WLMH5WriteAttributeReal(hid_t loc, const char name[], PetscReal value)
+{
+  double v = (double)value;
+
+  PetscFunctionBeginUser;
+  PetscCall(WriteScalarAttribute(loc, name, H5T_NATIVE_DOUBLE, &v));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode WLMH5ReadAttributeReal(hid_t loc, const char name[], PetscReal *value)
+{
+  double v;
+
+  PetscFunctionBeginUser;
+  PetscCall(ReadScalarAttribute(loc, name, H5T_NATIVE_DOUBLE, &v));
+  *value = (PetscReal)v;
+  PetscFunctionReturn(0);
+}
+
+/* Strings are stored as variable-length UTF-8, the form h5py reads as str. */
+PetscErrorCode WLMH5WriteAttributeString(hid_t loc, const char name[], const char value[])
+{
+  hid_t type;
+
+  PetscFunctionBeginUser;
+  WLMCallHDF5Return(type, name, H5Tcopy, (H5T_C_S1));
+  WLMCallHDF5(name, H5Tset_size, (type, H5T_VARIABLE));
+  WLMCallHDF5(name, H5Tset_cset, (type, H5T_CSET_UTF8));
+  PetscCall(WriteScalarAttribute(loc, name, type, &value));
+  WLMCallHDF5(name, H5Tclose, (type));
+  PetscFunctionReturn(0);
+}
+
+/*@
+  WLMH5ReadAttributeString - Reads a string attribute stored either as variable-length or fixed-length text.
+
+  Output Parameter:
+. value - a copy allocated with PetscMalloc(); free it with PetscFree()
+@*/
+PetscErrorCode WLMH5ReadAttributeString(hid_t loc, const char name[], char **value)
+{
+  hid_t     attr, ftype, mtype;
+  htri_t    isvariable;
+  PetscBool exists;
+
+  PetscFunctionBeginUser;
+  PetscCall(WLMH5AttributeExists(loc, name, &exists));
+  PetscCheck(exists, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "Attribute \"%s\" is missing", name);
+  WLMCallHDF5Return(attr, name, H5Aopen, (loc, name, H5P_DEFAULT));
+  WLMCallHDF5Return(ftype, name, H5Aget_type, (attr));
+  PetscCheck(H5Tget_class(ftype) == H5T_STRING, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "Attribute \"%s\" is not a string", name);
+  WLMCallHDF5Return(isvariable, name, H5Tis_variable_str, (ftype));
+  WLMCallHDF5Return(mtype, name, H5Tcopy, (H5T_C_S1));
+  /* HDF5 does not convert between character sets, so read in the file's own */
+  WLMCallHDF5(name, H5Tset_cset, (mtype, H5Tget_cset(ftype)));
+  if (isvariable) {
+    char *text = NULL;
+
+    WLMCallHDF5(name, H5Tset_size, (mtype, H5T_VARIABLE));
+    WLMCallHDF5(name, H5Aread, (attr, mtype, &text));
+    PetscCall(PetscStrallocpy(text ? text : "", value));
+    H5free_memory(text);
+  } else {
+    size_t size = H5Tget_size(ftype);
+
+    WLMCallHDF5(name, H5Tset_size, (mtype, size + 1));
+    PetscCall(PetscCalloc1(size + 1, value));
+    WLMCallHDF5(name, H5Aread, (attr, mtype, *value));
+  }
+  WLMCallHDF5(name, H5Tclose, (mtype));
+  WLMCallHDF5(name, H5Tclose, (ftype));
+  WLMCallHDF5(name, H5Aclose, (attr));
+  PetscFunctionReturn(0);
+}
+
+/* Shape of a dataset: rank and dimensions (dims must hold H5S_MAX_RANK entries). */
+PetscErrorCode WLMH5GetDatasetShape(hid_t loc, const char name[], PetscInt *rank, hsize_t dims[])
+{
+  hid_t     dset, space;
+  int       ndims;
+  PetscBool exists;
+
+  PetscFunctionBeginUser;
+  PetscCall(WLMH5LinkExists(loc, name, &exists));
+  PetscCheck(exists, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "Dataset \"%s\" is missing", name);
+  WLMCallHDF5Return(dset, name, H5Dopen2, (loc, name, H5P_DEFAULT));
+  WLMCallHDF5Return(space, name, H5Dget_space, (dset));
+  WLMCallHDF5Return(ndims, name, H5Sget_simple_extent_dims, (space, dims, NULL));
+  *rank = ndims;
+  WLMCallHDF5(name, H5Sclose, (space));
+  WLMCallHDF5(name, H5Dclose, (dset));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode WriteDataset(hid_t loc, const char name[], PetscInt rank, const hsize_t dims[], hid_t ftype, hid_t mtype, const void *data)
+{
+  hid_t space, dset;
+
+  PetscFunctionBeginUser;
+  WLMCallHDF5Return(space, name, H5Screate_simple, ((int)rank, dims, NULL));
+  WLMCallHDF5Return(dset, name, H5Dcreate2, (loc, name, ftype, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  WLMCallHDF5(name, H5Dwrite, (dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
+  WLMCallHDF5(name, H5Dclose, (dset));
+  WLMCallHDF5(name, H5Sclose, (space));
+  PetscFunctionReturn(0);
+}
+
+/* Reads a whole dataset after checking that its shape is exactly the expected one. */
+static PetscErrorCode ReadDataset(hid_t loc, const char name[], PetscInt rank, const hsize_t dims[], hid_t mtype, void *data)
+{
+  hsize_t  fdims[H5S_MAX_RANK];
+  PetscInt frank;
+  hid_t    dset;
+
+  PetscFunctionBeginUser;
+  PetscCall(WLMH5GetDatasetShape(loc, name, &frank, fdims));
+  PetscCheck(frank == rank, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "Dataset \"%s\" has %" PetscInt_FMT " dimensions, expected %" PetscInt_FMT, name, frank, rank);
+  for (PetscInt k = 0; k < rank; k++) {
+    PetscCheck(fdims[k] == dims[k], PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "Dataset \"%s\" has extent %llu in dimension %" PetscInt_FMT ", expected %llu", name, (unsigned long long)fdims[k], k, (unsigned long long)dims[k]);
+  }
+  WLMCallHDF5Return(dset, name, H5Dopen2, (loc, name, H5P_DEFAULT));
+  WLMCallHDF5(name, H5Dread, (dset, mtype, H5S_ALL, H5S_ALL, H5P_DEFAULT, data));
+  WLMCallHDF5(name, H5Dclose, (dset));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode WLMH5WriteDatasetReal(hid_t loc, const char name[], PetscInt rank, const hsize_t dims[], const PetscReal data[])
+{
+  PetscFunctionBeginUser;
+  PetscCall(WriteDataset(loc, name, rank, dims, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, data));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode WLMH5ReadDatasetReal(hid_t loc, const char name[], PetscInt rank, const hsize_t dims[], PetscReal data[])
+{
+  PetscFunctionBeginUser;
+  PetscCall(ReadDataset(loc, name, rank, dims, H5T_NATIVE_DOUBLE, data));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode WLMH5WriteDatasetInt64(hid_t loc, const char name[], PetscInt rank, const hsize_t dims[], const PetscInt64 data[])
+{
+  PetscFunctionBeginUser;
+  PetscCall(WriteDataset(loc, name, rank, dims, H5T_STD_I64LE, H5T_NATIVE_INT64, data));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode WLMH5ReadDatasetInt64(hid_t loc, const char name[], PetscInt rank, const hsize_t dims[], PetscInt64 data[])
+{
+  PetscFunctionBeginUser;
+  PetscCall(ReadDataset(loc, name, rank, dims, H5T_NATIVE_INT64, data));
+  PetscFunctionReturn(0);
+}
+
+/*@
+  WLMFileTemporaryName - Builds the name under which a file is written before WLMFileCommit() renames it.
+
+  Notes:
+  The temporary file sits in the same directory as the final one, so the
+  rename is atomic on POSIX file systems: readers see either the old complete
+  file or the new complete file, never a partial one.
+@*/
+PetscErrorCode WLMFileTemporaryName(const char final[], char tmp[], size_t len)
+{
+  int n;
+
+  PetscFunctionBeginUser;
+  n = snprintf(tmp, len, "%s.tmp", final);
+  PetscCheck(n > 0 && (size_t)n < len, PETSC_COMM_SELF, PETSC_ERR_ARG_SIZ, "File name \"%s\" is too long", final);
+  PetscFunctionReturn(0);
+}
+
+/*@
+  WLMFileCommit - Renames a completely written temporary file to its final name.
+
+  Collective
+
+  Input Parameters:
++ comm  - the ranks that wrote the file; they must all have closed it
+. tmp   - temporary name, from WLMFileTemporaryName()
+- final - final name; an existing file of that name is replaced
+
+  Notes:
+  Rank 0 renames after a barrier and broadcasts the outcome, so every rank
+  returns the same error when the rename fails.
+@*/
+PetscErrorCode WLMFileCommit(MPI_Comm comm, const char tmp[], const char final[])
+{
+  PetscMPIInt rank;
+  int         err = 0;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Barrier(comm));
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (rank == 0 && rename(tmp, final) != 0) err = errno;
+  PetscCallMPI(MPI_Bcast(&err, 1, MPI_INT, 0, comm));
+  PetscCheck(!err, comm, PETSC_ERR_FILE_WRITE, "Could not rename \"%s\" to \"%s\": %s", tmp, final, strerror(err));
+  PetscFunctionReturn(0);
+}

@@ -1,0 +1,158 @@
+/*
+   Finite-difference and sharding checks for WLMPotential types.
+
+   Central differences with step h have truncation error O(h^2) and rounding
+   error O(eps |U| / h); h = 1e-5 balances both near 1e-10 relative for smooth
+   models with O(1) derivatives, well below the 1e-6 acceptance bound.
+*/
+#include "potentialcheck.h"
+#include <wlm/wlmsys.h>
+
+static const PetscReal fd_step = 1e-5;
+
+/* Fills a[0..n-1] with normal deviates times scale; the same seed gives the same array on every rank. */
+PetscErrorCode WLMTestRandomArray(uint64_t seed, PetscInt n, PetscReal scale, PetscReal a[])
+{
+  WLMRandom r;
+
+  PetscFunctionBeginUser;
+  WLMRandomSeed(&r, seed, 0);
+  for (PetscInt i = 0; i < n; i++) a[i] = scale * WLMRandomNormal(&r);
+  PetscFunctionReturn(0);
+}
+
+static PetscReal Dot(PetscInt n, const PetscReal *a, const PetscReal *b)
+{
+  PetscReal s = 0;
+
+  for (PetscInt i = 0; i < n; i++) s += a[i] * b[i];
+  return s;
+}
+
+/* Relative error of two numbers, with the scale of the quantity as floor. */
+static PetscReal RelErr(PetscReal a, PetscReal b, PetscReal scale)
+{
+  return PetscAbsReal(a - b) / PetscMax(PetscMax(PetscAbsReal(a), PetscAbsReal(b)), scale);
+}
+
+/*
+   Checks the three derivatives of pot at (t, x, w) on one rank; n particles.
+   The checks along random directions catch errors in any coordinate or
+   parameter with probability one.
+*/
+PetscErrorCode WLMTestPotentialDerivatives(WLMPotential pot, PetscReal t, PetscInt n, const PetscReal x[], const PetscReal w[], uint64_t seed, WLMTestDerivativeErrors *err)
+{
+  PetscInt   dim, np, nx;
+  PetscReal *delta, *lambda, *F, *Fp, *Fm, *xs, *gradx, *gradtheta, *theta, *eta, *thetas;
+  PetscReal  Up, Um, fd, an, scale;
+
+  PetscFunctionBeginUser;
+  PetscCall(WLMPotentialGetDimension(pot, &dim));
+  PetscCall(WLMPotentialGetNumParameters(pot, &np));
+  nx = n * dim;
+  PetscCall(PetscMalloc6(nx, &delta, nx, &lambda, nx, &F, nx, &Fp, nx, &Fm, nx, &xs));
+  PetscCall(PetscMalloc5(nx, &gradx, np, &gradtheta, np, &theta, np, &eta, np, &thetas));
+  PetscCall(WLMTestRandomArray(seed, nx, 1.0, delta));
+  PetscCall(WLMTestRandomArray(seed + 1, nx, 1.0, lambda));
+  PetscCall(WLMTestRandomArray(seed + 2, np, 1.0, eta));
+
+  /* forces against the energy along delta */
+  PetscCall(WLMPotentialComputeForces(pot, t, n, x, w, NULL, F));
+  for (PetscInt i = 0; i < nx; i++) xs[i] = x[i] + fd_step * delta[i];
+  PetscCall(WLMPotentialComputeEnergy(pot, t, n, xs, w, &Up));
+  for (PetscInt i = 0; i < nx; i++) xs[i] = x[i] - fd_step * delta[i];
+  PetscCall(WLMPotentialComputeEnergy(pot, t, n, xs, w, &Um));
+  fd          = -(Up - Um) / (2 * fd_step);
+  an          = Dot(nx, F, delta);
+  scale       = PetscSqrtReal(Dot(nx, F, F) * Dot(nx, delta, delta));
+  err->forces = RelErr(an, fd, scale);
+
+  /* state product against differences of the forces along lambda (H is symmetric) */
+  PetscCall(PetscArrayzero(gradtheta, np));
+  PetscCall(WLMPotentialComputeProducts(pot, t, n, x, w, lambda, gradx, gradtheta));
+  for (PetscInt i = 0; i < nx; i++) xs[i] = x[i] + fd_step * lambda[i];
+  PetscCall(WLMPotentialComputeForces(pot, t, n, xs, w, NULL, Fp));
+  for (PetscInt i = 0; i < nx; i++) xs[i] = x[i] - fd_step * lambda[i];
+  PetscCall(WLMPotentialComputeForces(pot, t, n, xs, w, NULL, Fm));
+  {
+    PetscReal diff2 = 0, norm2 = 0;
+
+    for (PetscInt i = 0; i < nx; i++) {
+      PetscReal d = (Fp[i] - Fm[i]) / (2 * fd_step);
+
+      diff2 += (d - gradx[i]) * (d - gradx[i]);
+      norm2 += gradx[i] * gradx[i];
+    }
+    err->state = PetscSqrtReal(diff2) / PetscMax(PetscSqrtReal(norm2), PETSC_SMALL);
+  }
+
+  /* parameter product against differences of lambda . F along eta */
+  PetscCall(WLMPotentialGetParameters(pot, theta));
+  for (PetscInt k = 0; k < np; k++) thetas[k] = theta[k] + fd_step * eta[k];
+  PetscCall(WLMPotentialSetParameters(pot, thetas));
+  PetscCall(WLMPotentialComputeForces(pot, t, n, x, w, NULL, Fp));
+  for (PetscInt k = 0; k < np; k++) thetas[k] = theta[k] - fd_step * eta[k];
+  PetscCall(WLMPotentialSetParameters(pot, thetas));
+  PetscCall(WLMPotentialComputeForces(pot, t, n, x, w, NULL, Fm));
+  PetscCall(WLMPotentialSetParameters(pot, theta));
+  fd              = (Dot(nx, lambda, Fp) - Dot(nx, lambda, Fm)) / (2 * fd_step);
+  an              = Dot(np, gradtheta, eta);
+  scale           = PetscSqrtReal(Dot(np, gradtheta, gradtheta) * Dot(np, eta, eta));
+  err->parameters = RelErr(an, fd, scale);
+
+  PetscCall(PetscFree6(delta, lambda, F, Fp, Fm, xs));
+  PetscCall(PetscFree5(gradx, gradtheta, theta, eta, thetas));
+  PetscFunctionReturn(0);
+}
+
+/* max_i |a_i - b_i| / max_j |ref_j| over the whole reference array ref */
+static PetscReal MaxScaledDifference(PetscInt n, const PetscReal *a, const PetscReal *b, PetscInt nref, const PetscReal *ref)
+{
+  PetscReal scale = PETSC_SMALL, diff = 0;
+
+  for (PetscInt i = 0; i < nref; i++) scale = PetscMax(scale, PetscAbsReal(ref[i]));
+  for (PetscInt i = 0; i < n; i++) diff = PetscMax(diff, PetscAbsReal(a[i] - b[i]));
+  return diff / scale;
+}
+
+/*
+   Largest relative difference between a sharded model (on a communicator of
+   several ranks) and a single-rank model with the same parameters, over U,
+   F, the state product and the summed parameter product.  x and w hold the
+   whole population on every rank; each rank passes its contiguous block to
+   the sharded model.
+*/
+PetscErrorCode WLMTestPotentialShardedDifference(WLMPotential sharded, WLMPotential single, PetscReal t, PetscInt N, const PetscReal x[], const PetscReal w[], uint64_t seed, PetscReal *maxdiff)
+{
+  MPI_Comm    comm = PetscObjectComm((PetscObject)sharded);
+  PetscMPIInt size, rank;
+  PetscInt    dim, np, start, n;
+  PetscReal  *lambda, *F1, *G1, *T1, *Fs, *Gs, *Ts, U1, Us, diff;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCall(WLMPotentialGetDimension(single, &dim));
+  PetscCall(WLMPotentialGetNumParameters(single, &np));
+  start = (N * rank) / size;
+  n     = (N * (rank + 1)) / size - start;
+  PetscCall(PetscMalloc7(N * dim, &lambda, N * dim, &F1, N * dim, &G1, np, &T1, N * dim, &Fs, N * dim, &Gs, np, &Ts));
+  PetscCall(WLMTestRandomArray(seed, N * dim, 1.0, lambda));
+  PetscCall(PetscArrayzero(T1, np));
+  PetscCall(PetscArrayzero(Ts, np));
+
+  PetscCall(WLMPotentialComputeForces(single, t, N, x, w, &U1, F1));
+  PetscCall(WLMPotentialComputeProducts(single, t, N, x, w, lambda, G1, T1));
+  PetscCall(WLMPotentialComputeForces(sharded, t, n, x + start * dim, w ? w + start : NULL, &Us, Fs));
+  PetscCall(WLMPotentialComputeProducts(sharded, t, n, x + start * dim, w ? w + start : NULL, lambda + start * dim, Gs, Ts));
+  PetscCall(MPIU_Allreduce(MPI_IN_PLACE, Ts, np, MPIU_REAL, MPIU_SUM, comm));
+
+  /* entries are compared relative to the largest entry of their array, so near-zero entries do not inflate the ratio */
+  diff = PetscAbsReal(U1 - Us) / PetscMax(PetscAbsReal(U1), PETSC_SMALL);
+  diff = PetscMax(diff, MaxScaledDifference(n * dim, F1 + start * dim, Fs, N * dim, F1));
+  diff = PetscMax(diff, MaxScaledDifference(n * dim, G1 + start * dim, Gs, N * dim, G1));
+  diff = PetscMax(diff, MaxScaledDifference(np, T1, Ts, np, T1));
+  PetscCall(MPIU_Allreduce(&diff, maxdiff, 1, MPIU_REAL, MPIU_MAX, comm));
+  PetscCall(PetscFree7(lambda, F1, G1, T1, Fs, Gs, Ts));
+  PetscFunctionReturn(0);
+}

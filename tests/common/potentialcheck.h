@@ -1,0 +1,22 @@
+/*
+   Derivative checks shared by the tests of every potential type: central
+   finite differences of the energy, the forces and the force-cotangent
+   product along random directions, and sharded-versus-single-rank equality.
+*/
+#ifndef WLMTEST_POTENTIALCHECK_H
+#define WLMTEST_POTENTIALCHECK_H
+
+#include <wlm/wlmpotential.h>
+
+/* Largest relative errors seen by WLMTestPotentialDerivatives(). */
+typedef struct {
+  PetscReal forces;      /* F . delta against -(U(x + h delta) - U(x - h delta)) / 2h */
+  PetscReal state;       /* -H lambda against (F(x + h lambda) - F(x - h lambda)) / 2h, as vectors */
+  PetscReal parameters;  /* grad_theta (lambda . F) . eta against central differences along eta */
+} WLMTestDerivativeErrors;
+
+PetscErrorCode WLMTestRandomArray(uint64_t, PetscInt, PetscReal, PetscReal[]);
+PetscErrorCode WLMTestPotentialDerivatives(WLMPotential, PetscReal, PetscInt, const PetscReal[], const PetscReal[], uint64_t, WLMTestDerivativeErrors *);
+PetscErrorCode WLMTestPotentialShardedDifference(WLMPotential, WLMPotential, PetscReal, PetscInt, const PetscReal[], const PetscReal[], uint64_t, PetscReal *);
+
+#endif
