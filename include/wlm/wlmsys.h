@@ -17,6 +17,8 @@ PETSC_EXTERN PetscErrorCode WLMInitializePackage(void);
 PETSC_EXTERN PetscErrorCode WLMFinalizePackage(void);
 PETSC_EXTERN PetscErrorCode WLMGetVersion(const char **, const char **);
 PETSC_EXTERN PetscErrorCode WLMSetNumThreads(PetscInt);
+PETSC_EXTERN PetscErrorCode WLMPushErrorHandler(void);
+PETSC_EXTERN PetscErrorCode WLMOptionsCheckUnused(MPI_Comm);
 
 /* A random stream; plain data, so it can be copied into a checkpoint. */
 typedef struct {

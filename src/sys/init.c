@@ -8,6 +8,8 @@
 #include <wlm/wlmdynamics.h>
 #include <wlm/wlmloss.h>
 #include <wlm/wlmtransport.h>
+#include <wlm/wlmvelocity.h>
+#include <wlm/wlmtrain.h>
 #include <wlm/private/h5util.h>
 #include <wlmversion.h>
 #include <cblas.h>
@@ -95,6 +97,8 @@ PetscErrorCode WLMInitializePackage(void)
   PetscCall(WLMDynamicsInitializePackage());
   PetscCall(WLMLossInitializePackage());
   PetscCall(WLMTransportInitializePackage());
+  PetscCall(WLMVelocityInitializePackage());
+  PetscCall(WLMTrainInitializePackage());
   PetscCall(WLMSetDefaultThreads());
   PetscCall(PetscRegisterFinalize(WLMFinalizePackage));
   PetscFunctionReturn(0);

@@ -1,0 +1,129 @@
+/*
+   Implementation side of WLMTrainer: the fields shared by the files of
+   src/train (set-up, minibatches, steps, evaluation, checkpoints, output).
+*/
+#ifndef WLMTRAINIMPL_H
+#define WLMTRAINIMPL_H
+
+#include <wlm/wlmtrain.h>
+#include <wlm/wlmsys.h>
+#include <wlm/private/adamw.h>
+#include <petsc/private/petscimpl.h>
+
+PETSC_EXTERN PetscLogEvent WLMTRAIN_Step, WLMTRAIN_Rollout, WLMTRAIN_Loss, WLMTRAIN_Adjoint, WLMTRAIN_Allreduce, WLMTRAIN_Evaluate, WLMTRAIN_Checkpoint;
+
+#define WLM_MAX_HOLDOUT 256
+
+/* Exact transport distances of one evaluated snapshot. */
+typedef struct {
+  PetscInt  snapshot; /* index in the data file */
+  PetscInt  start;    /* snapshot the rollout started from */
+  PetscBool test;     /* held out (interpolation) or after the training range (forecast) */
+  PetscReal w1, w2;
+} WLMEvalEntry;
+
+/* Results of one evaluation: model (raw and averaged weights) and baselines. */
+typedef struct {
+  PetscInt      n;                 /* entries */
+  WLMEvalEntry *raw, *ema;         /* model with current and averaged weights */
+  WLMEvalEntry *persistence;       /* copy of the start snapshot */
+  WLMEvalEntry *freestream;        /* x0 + (t - t0) v0 */
+  WLMEvalEntry *persistence_last;  /* forecast only: copy of the last training snapshot */
+} WLMEvalResults;
+
+struct _p_WLMTrainer {
+  PETSCHEADER(int);
+
+  /* data: every rank holds every snapshot */
+  char             data_file[PETSC_MAX_PATH_LEN];
+  WLMSnapshots     snaps;
+  PetscInt         nsnap, dim, max_count;
+  const PetscReal *times;
+
+  /* protocol: training and test snapshot indices */
+  WLMProtocol     protocol;
+  PetscReal       train_fraction;
+  PetscInt        nholdout, holdout[WLM_MAX_HOLDOUT];
+  PetscInt        ntrain, *train; /* sorted indices of training snapshots */
+  PetscInt        ntest, *test;   /* sorted indices of test snapshots */
+  WLMRolloutStart start;
+
+  /* minibatches */
+  PetscInt batch_rollouts;  /* B: rollouts per optimizer step over all ranks */
+  PetscInt batch_particles; /* particles per rollout, 0 for all */
+  PetscInt horizon_max;     /* cap on the horizon k, at most ntrain - 1 */
+  PetscInt horizon_ramp;    /* steps over which the cap grows from 1 to horizon_max, 0 for none */
+
+  /* models */
+  WLMPotential pot;
+  WLMDynamics  dyn;
+  WLMLoss      loss;
+  WLMVelocity  vel;
+  PetscInt     ntheta;
+  PetscBool    learn_friction;
+  PetscReal    friction0; /* initial (or fixed) friction */
+  PetscReal    lr_friction;
+  PetscReal  **v0; /* initial velocities of each snapshot that can start a rollout [nsnap][count*dim], NULL elsewhere */
+
+  /* optimizer: params = (theta, log gamma) */
+  PetscInt   nparams;
+  PetscReal *params, *grad, *avg; /* grad has nparams + 3 entries: loss sum, rollouts, stop flag */
+  WLMAdamW  *opt;
+  PetscReal  lr, weight_decay;
+
+  /* run control */
+  PetscInt  steps, step;
+  PetscInt  eval_every, log_every, checkpoint_every;
+  PetscInt  seed;
+  char      output[PETSC_MAX_PATH_LEN];
+  char      restart[PETSC_MAX_PATH_LEN];
+  PetscBool overwrite;
+  PetscReal last_loss, last_gnorm, step_seconds, train_seconds;
+  PetscBool stop_requested;
+
+  /* rollout workspace (sized for the largest snapshot) */
+  PetscInt   kmax;
+  PetscInt  *perm;               /* [max_count] */
+  PetscReal *x0, *vstart;        /* [max_count*dim] */
+  PetscReal **X, **dX, **Y;      /* [kmax][max_count*dim] */
+  PetscInt  *ny;                 /* [kmax] target sizes */
+  PetscReal *rollout_times;      /* [kmax] */
+
+  /* forecast mode */
+  PetscInt  forecast_start;   /* snapshot to start from, -1 for the first training snapshot */
+  char      forecast_initial[PETSC_MAX_PATH_LEN]; /* snapshot file whose first snapshot is the initial population */
+  PetscInt  nforecast_times;
+  PetscReal forecast_times[WLM_MAX_HOLDOUT];
+  PetscBool forecast_ema;     /* use the averaged weights */
+  char      forecast_output[PETSC_MAX_PATH_LEN];
+
+  /* output */
+  FILE          *metrics; /* metrics.jsonl, rank 0 only */
+  WLMEvalResults eval;
+  PetscReal    **pred_raw, **pred_ema; /* predicted positions of each evaluation entry [eval.n][count(start)*dim] */
+  PetscBool      setupcalled;
+};
+
+/* set-up pieces (setup.c, split.c) */
+PETSC_EXTERN PetscErrorCode WLMTrainerSplitSnapshots(WLMTrainer);
+PETSC_EXTERN PetscErrorCode WLMTrainerSetUpModels(WLMTrainer);
+
+/* one rollout and one optimizer step (minibatch.c, step.c) */
+PETSC_EXTERN PetscErrorCode WLMTrainerRolloutLoss(WLMTrainer, PetscInt, PetscInt, PetscReal *);
+PETSC_EXTERN PetscErrorCode WLMTrainerStep(WLMTrainer);
+PETSC_EXTERN PetscErrorCode WLMTrainerApplyParameters(WLMTrainer, const PetscReal[]);
+
+/* evaluation (evaluate.c) and output (output.c) */
+PETSC_EXTERN PetscErrorCode WLMTrainerComputeBaselines(WLMTrainer);
+PETSC_EXTERN PetscErrorCode WLMTrainerOpenOutput(WLMTrainer);
+PETSC_EXTERN PetscErrorCode WLMTrainerWriteMetricsLine(WLMTrainer, PetscBool);
+PETSC_EXTERN PetscErrorCode WLMTrainerLogProgress(WLMTrainer, PetscReal);
+PETSC_EXTERN PetscErrorCode WLMTrainerPrintSummary(WLMTrainer);
+PETSC_EXTERN PetscErrorCode WLMTrainerSaveModel(WLMTrainer, const char[]);
+PETSC_EXTERN PetscErrorCode WLMTrainerWritePredictions(WLMTrainer, const char[], PetscReal **, const char[]);
+
+/* signals (signals.c) */
+PETSC_EXTERN PetscErrorCode WLMTrainerInstallSignalHandlers(void);
+PETSC_EXTERN PetscBool      WLMTrainerSignalReceived(void);
+
+#endif

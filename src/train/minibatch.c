@@ -1,0 +1,111 @@
+/*
+   One training rollout: its random choices, its loss and its gradient.
+
+   Rollout j of step n draws, from a stream seeded by (seed, n B + j):
+     k   horizon, uniform in 1..cap(n), cap growing linearly over the ramp;
+     p   start position among the training snapshots: 0 with -wlm_rollout_start
+         first, uniform in 0..K-k with any (K + 1 training snapshots);
+     the particle subsample of the start snapshot and of each target.
+   It integrates from training snapshot train[p] to the times of train[p+1..p+k]
+   and adds the gradient of
+
+     L = 1/k sum_{m=1..k} S(X_m, Y_m)
+
+   with respect to (theta, log gamma) to the trainer's gradient buffer.
+*/
+#include <wlm/private/trainimpl.h>
+
+/* Cap on the horizon at 0-based step n: grows linearly from 1 to horizon_max over horizon_ramp steps. */
+static PetscInt HorizonCap(WLMTrainer tr, PetscInt n)
+{
+  PetscReal frac;
+
+  if (tr->horizon_ramp <= 0) return tr->horizon_max;
+  frac = PetscMin(1.0, (PetscReal)(n + 1) / (PetscReal)tr->horizon_ramp);
+  return PetscMax(1, (PetscInt)PetscCeilReal(frac * tr->horizon_max - 1e-9));
+}
+
+/* Copies the rows idx[0..n-1] of a (rows x dim) array into out (n x dim). */
+static void GatherRows(PetscInt n, PetscInt dim, const PetscInt *idx, const PetscReal *in, PetscReal *out)
+{
+  for (PetscInt i = 0; i < n; i++) {
+    for (PetscInt d = 0; d < dim; d++) out[i * dim + d] = in[idx[i] * dim + d];
+  }
+}
+
+/* Draws the start snapshot, horizon and particles; fills x0, vstart, the targets Y and the rollout times. */
+static PetscErrorCode DrawRollout(WLMTrainer tr, WLMRandom *r, PetscInt step, PetscInt *nout, PetscInt *kout, PetscInt *sout)
+{
+  const PetscInt dim = tr->dim;
+  PetscInt       k, p, s, n;
+  WLMSnapshot    snap;
+
+  PetscFunctionBeginUser;
+  k = 1 + WLMRandomInteger(r, HorizonCap(tr, step));
+  p = tr->start == WLM_ROLLOUT_START_FIRST ? 0 : WLMRandomInteger(r, tr->ntrain - k);
+  s = tr->train[p];
+
+  PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, s, &snap));
+  n = tr->batch_particles > 0 ? PetscMin(tr->batch_particles, snap.N) : snap.N;
+  WLMRandomSample(r, snap.N, n, tr->perm);
+  GatherRows(n, dim, tr->perm, snap.x, tr->x0);
+  GatherRows(n, dim, tr->perm, tr->v0[s], tr->vstart);
+
+  for (PetscInt m = 0; m < k; m++) {
+    const PetscInt target = tr->train[p + 1 + m];
+
+    PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, target, &snap));
+    tr->ny[m]            = tr->batch_particles > 0 ? PetscMin(tr->batch_particles, snap.N) : snap.N;
+    tr->rollout_times[m] = tr->times[target];
+    WLMRandomSample(r, snap.N, tr->ny[m], tr->perm);
+    GatherRows(tr->ny[m], dim, tr->perm, snap.x, tr->Y[m]);
+  }
+  *nout = n;
+  *kout = k;
+  *sout = s;
+  PetscFunctionReturn(0);
+}
+
+/*@
+  WLMTrainerRolloutLoss - Runs rollout j of a step, adds its gradient to the buffer and returns its loss.
+
+  Not Collective: every rank runs its own rollouts.
+
+  Input Parameters:
++ tr   - the trainer, with the parameters of this step applied
+. step - 0-based optimizer step
+- j    - rollout index within the step, 0..B-1
+
+  Output Parameter:
+. loss - L of this rollout
+@*/
+PetscErrorCode WLMTrainerRolloutLoss(WLMTrainer tr, PetscInt step, PetscInt j, PetscReal *loss)
+{
+  WLMRandom r;
+  PetscInt  n = 0, k = 0, s = 0;
+  PetscReal value, dloggamma = 0;
+
+  PetscFunctionBeginUser;
+  WLMRandomSeed(&r, (uint64_t)tr->seed, (uint64_t)step * (uint64_t)tr->batch_rollouts + (uint64_t)j);
+  PetscCall(DrawRollout(tr, &r, step, &n, &k, &s));
+
+  PetscCall(PetscLogEventBegin(WLMTRAIN_Rollout, 0, 0, 0, 0));
+  PetscCall(WLMDynamicsRollout(tr->dyn, n, NULL, tr->times[s], tr->x0, tr->vstart, k, tr->rollout_times, tr->X, NULL));
+  PetscCall(PetscLogEventEnd(WLMTRAIN_Rollout, 0, 0, 0, 0));
+
+  /* loss and its gradient at each observation time; the 1/k average is folded into dX */
+  *loss = 0;
+  PetscCall(PetscLogEventBegin(WLMTRAIN_Loss, 0, 0, 0, 0));
+  for (PetscInt m = 0; m < k; m++) {
+    PetscCall(WLMLossCompute(tr->loss, n, tr->X[m], NULL, tr->ny[m], tr->Y[m], NULL, &value, tr->dX[m]));
+    for (PetscInt i = 0; i < n * tr->dim; i++) tr->dX[m][i] /= k;
+    *loss += value / k;
+  }
+  PetscCall(PetscLogEventEnd(WLMTRAIN_Loss, 0, 0, 0, 0));
+
+  PetscCall(PetscLogEventBegin(WLMTRAIN_Adjoint, 0, 0, 0, 0));
+  PetscCall(WLMDynamicsRolloutAdjoint(tr->dyn, (const PetscReal *const *)tr->dX, NULL, tr->grad, &dloggamma, NULL, NULL));
+  PetscCall(PetscLogEventEnd(WLMTRAIN_Adjoint, 0, 0, 0, 0));
+  tr->grad[tr->ntheta] += dloggamma;
+  PetscFunctionReturn(0);
+}

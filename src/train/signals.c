@@ -1,0 +1,40 @@
+/*
+   SIGTERM and SIGUSR1 handling for batch jobs.  SLURM sends SIGUSR1 (with
+   --signal) or SIGTERM before a time limit; the handler only sets a flag,
+   and the trainer reads it at the end of a step (it travels in the step's
+   gradient allreduce), writes a checkpoint and exits normally.
+*/
+#include <wlm/private/trainimpl.h>
+#include <signal.h>
+
+static volatile sig_atomic_t wlm_signal_received = 0;
+
+static void SetFlag(int sig)
+{
+  (void)sig;
+  wlm_signal_received = 1;
+}
+
+/*@
+  WLMTrainerInstallSignalHandlers - Makes SIGTERM and SIGUSR1 request a checkpoint and a clean stop.
+
+  Not Collective
+@*/
+PetscErrorCode WLMTrainerInstallSignalHandlers(void)
+{
+  struct sigaction action;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMemzero(&action, sizeof(action)));
+  action.sa_handler = SetFlag;
+  sigemptyset(&action.sa_mask);
+  PetscCheck(sigaction(SIGTERM, &action, NULL) == 0, PETSC_COMM_SELF, PETSC_ERR_SYS, "Could not install the SIGTERM handler");
+  PetscCheck(sigaction(SIGUSR1, &action, NULL) == 0, PETSC_COMM_SELF, PETSC_ERR_SYS, "Could not install the SIGUSR1 handler");
+  PetscFunctionReturn(0);
+}
+
+/* Whether this rank received SIGTERM or SIGUSR1 since the handlers were installed. */
+PetscBool WLMTrainerSignalReceived(void)
+{
+  return wlm_signal_received ? PETSC_TRUE : PETSC_FALSE;
+}

@@ -1,0 +1,87 @@
+/*
+   One optimizer step of data-parallel training.
+
+   Rank r of P runs rollouts j = r, r + P, ... < B of the step and accumulates
+   their gradients; one MPI_Allreduce sums the gradients together with the
+   loss, the rollout count and the stop flag set by a signal; every rank then
+   applies the same AdamW update, so the parameters stay identical on all
+   ranks without being broadcast.
+*/
+#include <wlm/private/trainimpl.h>
+
+/*@
+  WLMTrainerApplyParameters - Loads (theta, log gamma) into the potential and the dynamics.
+
+  Not Collective
+@*/
+PetscErrorCode WLMTrainerApplyParameters(WLMTrainer tr, const PetscReal params[])
+{
+  PetscFunctionBeginUser;
+  PetscCall(WLMPotentialSetParameters(tr->pot, params));
+  PetscCall(WLMDynamicsSetFriction(tr->dyn, tr->learn_friction ? PetscExpReal(params[tr->ntheta]) : tr->friction0));
+  PetscFunctionReturn(0);
+}
+
+/* Stops with a message that names the step and the likely causes when the loss or gradient is not finite. */
+static PetscErrorCode CheckFinite(WLMTrainer tr, PetscReal loss, PetscReal gnorm)
+{
+  PetscReal gamma;
+
+  PetscFunctionBeginUser;
+  PetscCall(WLMTrainerGetFriction(tr, &gamma));
+  PetscCheck(!PetscIsInfOrNanReal(loss) && !PetscIsInfOrNanReal(gnorm), PetscObjectComm((PetscObject)tr), PETSC_ERR_FP,
+             "Training diverged at step %" PetscInt_FMT ": loss %g, gradient norm %g, friction %g. Lower -wlm_lr (now %g), add -wlm_grad_clip, use more -wlm_substeps when the friction times the time step is large, or raise -wlm_loss_blur; the last checkpoint was kept",
+             tr->step, (double)loss, (double)gnorm, (double)gamma, (double)tr->lr);
+  PetscFunctionReturn(0);
+}
+
+/*@
+  WLMTrainerStep - Runs one optimizer step: B rollouts over the ranks, one allreduce, one AdamW update.
+
+  Collective
+@*/
+PetscErrorCode WLMTrainerStep(WLMTrainer tr)
+{
+  MPI_Comm       comm = PetscObjectComm((PetscObject)tr);
+  const PetscInt np   = tr->nparams;
+  PetscMPIInt    size, rank;
+  PetscReal      loss, loss_sum = 0, gnorm;
+  PetscInt       count = 0;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCall(PetscLogEventBegin(WLMTRAIN_Step, 0, 0, 0, 0));
+
+  PetscCall(PetscArrayzero(tr->grad, np + 3));
+  for (PetscInt j = rank; j < tr->batch_rollouts; j += size) {
+    PetscCall(WLMTrainerRolloutLoss(tr, tr->step, j, &loss));
+    loss_sum += loss;
+    count++;
+  }
+
+  /* one reduction carries the gradient, the loss, the rollout count and the stop flag */
+  tr->grad[np]     = loss_sum;
+  tr->grad[np + 1] = (PetscReal)count;
+  tr->grad[np + 2] = WLMTrainerSignalReceived() ? 1.0 : 0.0;
+  PetscCall(PetscLogEventBegin(WLMTRAIN_Allreduce, 0, 0, 0, 0));
+  PetscCall(MPIU_Allreduce(MPI_IN_PLACE, tr->grad, (PetscMPIInt)(np + 3), MPIU_REAL, MPIU_SUM, comm));
+  PetscCall(PetscLogEventEnd(WLMTRAIN_Allreduce, 0, 0, 0, 0));
+  for (PetscInt i = 0; i < np; i++) tr->grad[i] /= tr->grad[np + 1];
+  tr->stop_requested = tr->grad[np + 2] > 0 ? PETSC_TRUE : PETSC_FALSE;
+
+  /* check before updating, so a diverged step changes neither the parameters nor the checkpoint */
+  loss  = tr->grad[np] / tr->grad[np + 1];
+  gnorm = 0;
+  for (PetscInt i = 0; i < np; i++) gnorm += tr->grad[i] * tr->grad[i];
+  PetscCall(CheckFinite(tr, loss, PetscSqrtReal(gnorm)));
+
+  /* the update runs identically on every rank */
+  PetscCall(WLMAdamWStep(tr->opt, tr->params, tr->grad, &gnorm));
+  PetscCall(WLMTrainerApplyParameters(tr, tr->params));
+  tr->last_loss  = loss;
+  tr->last_gnorm = gnorm;
+  tr->step++;
+  PetscCall(PetscLogEventEnd(WLMTRAIN_Step, 0, 0, 0, 0));
+  PetscFunctionReturn(0);
+}
