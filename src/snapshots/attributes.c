@@ -6,6 +6,7 @@
    and WLMSnapshotsView().
 */
 #include "snapshotsimpl.h"
+#include <stdlib.h>
 
 static const char *const ReservedNames[] = {"format", "format_version", "dim"};
 
@@ -109,14 +110,20 @@ PetscErrorCode WLMSnapshotsSetAttributeInt(WLMSnapshots snap, const char name[],
   PetscFunctionReturn(0);
 }
 
-/* Prints n reals with round-trip precision, separated by commas. */
+/* Prints n reals separated by commas, each with the fewest of 15 or 17 significant digits that reads back to the same double. */
 static PetscErrorCode FormatReals(PetscInt n, const PetscReal values[], char **text)
 {
-  size_t len = (size_t)PetscMax(n, 1) * 26 + 1, used = 0;
+  size_t len = (size_t)PetscMax(n, 1) * 33 + 1, used = 0;
 
   PetscFunctionBeginUser;
   PetscCall(PetscCalloc1(len, text));
-  for (PetscInt i = 0; i < n; i++) used += (size_t)snprintf(*text + used, len - used, "%s%.17g", i ? "," : "", (double)values[i]);
+  for (PetscInt i = 0; i < n; i++) {
+    char item[32];
+
+    snprintf(item, sizeof(item), "%.15g", (double)values[i]);
+    if (strtod(item, NULL) != (double)values[i]) snprintf(item, sizeof(item), "%.17g", (double)values[i]);
+    used += (size_t)snprintf(*text + used, len - used, "%s%s", i ? "," : "", item);
+  }
   PetscFunctionReturn(0);
 }
 
