@@ -12,6 +12,7 @@
 
 #include <petscsys.h>
 #include <petscviewer.h>
+#include <hdf5.h>
 
 typedef struct _p_WLMSnapshots *WLMSnapshots;
 
@@ -21,6 +22,7 @@ typedef enum {
   WLM_SNAPSHOTS_SHARDED,   /* each rank holds a contiguous block of rows of every snapshot */
   WLM_SNAPSHOTS_REPLICATED /* every rank holds every row */
 } WLMSnapshotsDistribution;
+PETSC_EXTERN const char *const WLMSnapshotsDistributions[];
 
 /* One snapshot as seen by this rank; arrays are borrowed from the WLMSnapshots object. */
 typedef struct {
@@ -53,5 +55,21 @@ PETSC_EXTERN PetscErrorCode WLMSnapshotsGetTimes(WLMSnapshots, const PetscReal *
 PETSC_EXTERN PetscErrorCode WLMSnapshotsGetSnapshot(WLMSnapshots, PetscInt, WLMSnapshot *);
 PETSC_EXTERN PetscErrorCode WLMSnapshotsHasVelocity(WLMSnapshots, PetscBool *);
 PETSC_EXTERN PetscErrorCode WLMSnapshotsHasWeight(WLMSnapshots, PetscBool *);
+
+PETSC_EXTERN PetscErrorCode WLMSnapshotsGetDistribution(WLMSnapshots, WLMSnapshotsDistribution *);
+PETSC_EXTERN PetscErrorCode WLMSnapshotsSetOptionsPrefix(WLMSnapshots, const char[]);
+PETSC_EXTERN PetscErrorCode WLMSnapshotsSetFromOptions(WLMSnapshots);
+PETSC_EXTERN PetscErrorCode WLMSnapshotsSetSaveCallback(WLMSnapshots, PetscErrorCode (*)(WLMSnapshots, hid_t, void *), void *);
+PETSC_EXTERN PetscErrorCode WLMSnapshotsHasId(WLMSnapshots, PetscBool *);
+PETSC_EXTERN PetscErrorCode WLMSnapshotsGetTotalCount(WLMSnapshots, PetscInt64 *);
+
+PETSC_EXTERN PetscErrorCode WLMSnapshotsSetAttributeInt(WLMSnapshots, const char[], PetscInt64);
+PETSC_EXTERN PetscErrorCode WLMSnapshotsSetAttributeReal(WLMSnapshots, const char[], PetscReal);
+PETSC_EXTERN PetscErrorCode WLMSnapshotsSetAttributeRealArray(WLMSnapshots, const char[], PetscInt, const PetscReal[]);
+PETSC_EXTERN PetscErrorCode WLMSnapshotsGetAttributeInt(WLMSnapshots, const char[], PetscInt64 *, PetscBool *);
+PETSC_EXTERN PetscErrorCode WLMSnapshotsGetAttributeReal(WLMSnapshots, const char[], PetscReal *, PetscBool *);
+PETSC_EXTERN PetscErrorCode WLMSnapshotsGetAttributeRealArray(WLMSnapshots, const char[], PetscInt *, const PetscReal *[]);
+PETSC_EXTERN PetscErrorCode WLMSnapshotsGetNumAttributes(WLMSnapshots, PetscInt *);
+PETSC_EXTERN PetscErrorCode WLMSnapshotsGetAttributeName(WLMSnapshots, PetscInt, const char **);
 
 #endif

@@ -200,6 +200,86 @@ PetscErrorCode WLMH5GetDatasetShape(hid_t loc, const char name[], PetscInt *rank
   PetscFunctionReturn(0);
 }
 
+/* Type class (H5T_FLOAT, H5T_INTEGER, H5T_STRING, ...) of an existing dataset. */
+PetscErrorCode WLMH5GetDatasetClass(hid_t loc, const char name[], H5T_class_t *cls)
+{
+  hid_t dset, type;
+
+  PetscFunctionBeginUser;
+  WLMCallHDF5Return(dset, name, H5Dopen2, (loc, name, H5P_DEFAULT));
+  WLMCallHDF5Return(type, name, H5Dget_type, (dset));
+  *cls = H5Tget_class(type);
+  WLMCallHDF5(name, H5Tclose, (type));
+  WLMCallHDF5(name, H5Dclose, (dset));
+  PetscFunctionReturn(0);
+}
+
+/*@
+  WLMH5GetAttributeInfo - Returns the type class and the shape of an existing attribute.
+
+  Output Parameters:
++ cls  - type class, for example H5T_STRING or H5T_INTEGER
+. rank - 0 for a scalar, else the number of dimensions
+- dims - extents (H5S_MAX_RANK entries), or NULL
+@*/
+PetscErrorCode WLMH5GetAttributeInfo(hid_t loc, const char name[], H5T_class_t *cls, PetscInt *rank, hsize_t dims[])
+{
+  hid_t   attr, type, space;
+  int     ndims;
+  hsize_t extents[H5S_MAX_RANK];
+
+  PetscFunctionBeginUser;
+  WLMCallHDF5Return(attr, name, H5Aopen, (loc, name, H5P_DEFAULT));
+  WLMCallHDF5Return(type, name, H5Aget_type, (attr));
+  WLMCallHDF5Return(space, name, H5Aget_space, (attr));
+  *cls = H5Tget_class(type);
+  WLMCallHDF5Return(ndims, name, H5Sget_simple_extent_dims, (space, extents, NULL));
+  *rank = ndims;
+  if (dims) for (int k = 0; k < ndims; k++) dims[k] = extents[k];
+  WLMCallHDF5(name, H5Sclose, (space));
+  WLMCallHDF5(name, H5Tclose, (type));
+  WLMCallHDF5(name, H5Aclose, (attr));
+  PetscFunctionReturn(0);
+}
+
+/* Writes a 1-D float64 attribute of n values, replacing an existing one. */
+PetscErrorCode WLMH5WriteAttributeRealArray(hid_t loc, const char name[], PetscInt n, const PetscReal values[])
+{
+  hid_t     space, attr;
+  hsize_t   dims[1] = {(hsize_t)n};
+  PetscBool exists;
+
+  PetscFunctionBeginUser;
+  PetscCall(WLMH5AttributeExists(loc, name, &exists));
+  if (exists) WLMCallHDF5(name, H5Adelete, (loc, name));
+  WLMCallHDF5Return(space, name, H5Screate_simple, (1, dims, NULL));
+  WLMCallHDF5Return(attr, name, H5Acreate2, (loc, name, H5T_IEEE_F64LE, space, H5P_DEFAULT, H5P_DEFAULT));
+  WLMCallHDF5(name, H5Awrite, (attr, H5T_NATIVE_DOUBLE, values));
+  WLMCallHDF5(name, H5Aclose, (attr));
+  WLMCallHDF5(name, H5Sclose, (space));
+  PetscFunctionReturn(0);
+}
+
+/* Reads a numeric attribute of exactly n values (a scalar when n is 1) converted to double. */
+PetscErrorCode WLMH5ReadAttributeRealArray(hid_t loc, const char name[], PetscInt n, PetscReal values[])
+{
+  hid_t       attr, space;
+  hssize_t    npoints;
+  PetscBool   exists;
+
+  PetscFunctionBeginUser;
+  PetscCall(WLMH5AttributeExists(loc, name, &exists));
+  PetscCheck(exists, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "Attribute \"%s\" is missing", name);
+  WLMCallHDF5Return(attr, name, H5Aopen, (loc, name, H5P_DEFAULT));
+  WLMCallHDF5Return(space, name, H5Aget_space, (attr));
+  WLMCallHDF5Return(npoints, name, H5Sget_simple_extent_npoints, (space));
+  PetscCheck(npoints == n, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "Attribute \"%s\" has %lld values, expected %" PetscInt_FMT, name, (long long)npoints, n);
+  WLMCallHDF5(name, H5Aread, (attr, H5T_NATIVE_DOUBLE, values));
+  WLMCallHDF5(name, H5Sclose, (space));
+  WLMCallHDF5(name, H5Aclose, (attr));
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode WriteDataset(hid_t loc, const char name[], PetscInt rank, const hsize_t dims[], hid_t ftype, hid_t mtype, const void *data)
 {
   hid_t space, dset;

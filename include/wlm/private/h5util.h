@@ -44,6 +44,10 @@ PETSC_EXTERN PetscErrorCode WLMH5ReadDatasetReal(hid_t, const char[], PetscInt, 
 PETSC_EXTERN PetscErrorCode WLMH5WriteDatasetInt64(hid_t, const char[], PetscInt, const hsize_t[], const PetscInt64[]);
 PETSC_EXTERN PetscErrorCode WLMH5ReadDatasetInt64(hid_t, const char[], PetscInt, const hsize_t[], PetscInt64[]);
 PETSC_EXTERN PetscErrorCode WLMH5GetDatasetShape(hid_t, const char[], PetscInt *, hsize_t[]);
+PETSC_EXTERN PetscErrorCode WLMH5GetDatasetClass(hid_t, const char[], H5T_class_t *);
+PETSC_EXTERN PetscErrorCode WLMH5GetAttributeInfo(hid_t, const char[], H5T_class_t *, PetscInt *, hsize_t[]);
+PETSC_EXTERN PetscErrorCode WLMH5WriteAttributeRealArray(hid_t, const char[], PetscInt, const PetscReal[]);
+PETSC_EXTERN PetscErrorCode WLMH5ReadAttributeRealArray(hid_t, const char[], PetscInt, PetscReal[]);
 
 PETSC_EXTERN PetscErrorCode WLMFileTemporaryName(const char[], char[], size_t);
 PETSC_EXTERN PetscErrorCode WLMFileCommit(MPI_Comm, const char[], const char[]);
