@@ -6,6 +6,7 @@ PetscFunctionList WLMPotentialList = NULL;
 PetscLogEvent     WLMPOTENTIAL_Energy, WLMPOTENTIAL_Forces, WLMPOTENTIAL_Products;
 
 PETSC_EXTERN PetscErrorCode WLMPotentialCreate_Harmonic(WLMPotential);
+PETSC_EXTERN PetscErrorCode WLMPotentialCreate_External(WLMPotential);
 
 static PetscBool WLMPotentialPackageInitialized = PETSC_FALSE;
 
@@ -47,6 +48,7 @@ PetscErrorCode WLMPotentialInitializePackage(void)
   WLMPotentialPackageInitialized = PETSC_TRUE;
   PetscCall(PetscClassIdRegister("WLMPotential", &WLMPOTENTIAL_CLASSID));
   PetscCall(WLMPotentialRegister(WLMPOTENTIALHARMONIC, WLMPotentialCreate_Harmonic));
+  PetscCall(WLMPotentialRegister(WLMPOTENTIALEXTERNAL, WLMPotentialCreate_External));
   PetscCall(PetscLogEventRegister("WLMPotEnergy", WLMPOTENTIAL_CLASSID, &WLMPOTENTIAL_Energy));
   PetscCall(PetscLogEventRegister("WLMPotForces", WLMPOTENTIAL_CLASSID, &WLMPOTENTIAL_Forces));
   PetscCall(PetscLogEventRegister("WLMPotProducts", WLMPOTENTIAL_CLASSID, &WLMPOTENTIAL_Products));

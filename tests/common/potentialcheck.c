@@ -7,6 +7,8 @@
 */
 #include "potentialcheck.h"
 #include <wlm/wlmsys.h>
+#include <stdio.h>
+#include <string.h>
 
 static const PetscReal fd_step = 1e-5;
 
@@ -154,5 +156,81 @@ PetscErrorCode WLMTestPotentialShardedDifference(WLMPotential sharded, WLMPotent
   diff = PetscMax(diff, MaxScaledDifference(np, T1, Ts, np, T1));
   PetscCall(MPIU_Allreduce(&diff, maxdiff, 1, MPIU_REAL, MPIU_MAX, comm));
   PetscCall(PetscFree7(lambda, F1, G1, T1, Fs, Gs, Ts));
+  PetscFunctionReturn(0);
+}
+
+/*
+   Relative differences between the model on a permuted population and the
+   permuted results on the original one: Udiff for the energy, Fdiff for the
+   forces (relative to the largest force).  x and w are permuted together by
+   a random permutation drawn from seed; one rank.
+*/
+PetscErrorCode WLMTestPotentialPermutationDifference(WLMPotential pot, PetscReal t, PetscInt n, const PetscReal x[], const PetscReal w[], uint64_t seed, PetscReal *Udiff, PetscReal *Fdiff)
+{
+  PetscInt  dim, *perm;
+  PetscReal *xp, *wp = NULL, *F, *Fp, *Fback, U, Up;
+  WLMRandom r;
+
+  PetscFunctionBeginUser;
+  PetscCall(WLMPotentialGetDimension(pot, &dim));
+  PetscCall(PetscMalloc5(n, &perm, n * dim, &xp, n * dim, &F, n * dim, &Fp, n * dim, &Fback));
+  if (w) PetscCall(PetscMalloc1(n, &wp));
+  WLMRandomSeed(&r, seed, 0);
+  WLMRandomSample(&r, n, n, perm);
+  for (PetscInt i = 0; i < n; i++) {
+    for (PetscInt k = 0; k < dim; k++) xp[i * dim + k] = x[perm[i] * dim + k];
+    if (w) wp[i] = w[perm[i]];
+  }
+  PetscCall(WLMPotentialComputeForces(pot, t, n, x, w, &U, F));
+  PetscCall(WLMPotentialComputeForces(pot, t, n, xp, wp, &Up, Fp));
+  for (PetscInt i = 0; i < n; i++) {
+    for (PetscInt k = 0; k < dim; k++) Fback[perm[i] * dim + k] = Fp[i * dim + k];
+  }
+  *Udiff = PetscAbsReal(U - Up) / PetscMax(PetscAbsReal(U), PETSC_SMALL);
+  *Fdiff = MaxScaledDifference(n * dim, F, Fback, n * dim, F);
+  PetscCall(PetscFree5(perm, xp, F, Fp, Fback));
+  PetscCall(PetscFree(wp));
+  PetscFunctionReturn(0);
+}
+
+/*
+   Saves pot into a new HDF5 file, loads it back into a new model, and sets
+   identical when U, F and both products of the two models agree bit for bit.
+   One rank; the file is removed afterwards.
+*/
+PetscErrorCode WLMTestPotentialSaveLoadIdentical(WLMPotential pot, PetscReal t, PetscInt n, const PetscReal x[], const PetscReal w[], const char filename[], PetscBool *identical)
+{
+  WLMPotential loaded;
+  hid_t        file;
+  PetscInt     dim, np, nploaded;
+  PetscReal   *lambda, *F[2], *G[2], *T[2], U[2];
+
+  PetscFunctionBeginUser;
+  PetscCall(WLMPotentialGetDimension(pot, &dim));
+  PetscCall(WLMPotentialGetNumParameters(pot, &np));
+  file = H5Fcreate(filename, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  PetscCheck(file >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "Cannot create %s", filename);
+  PetscCall(WLMPotentialSave(pot, file));
+  H5Fclose(file);
+  file = H5Fopen(filename, H5F_ACC_RDONLY, H5P_DEFAULT);
+  PetscCheck(file >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "Cannot open %s", filename);
+  PetscCall(WLMPotentialLoad(PETSC_COMM_SELF, file, &loaded));
+  H5Fclose(file);
+  remove(filename);
+  PetscCall(WLMPotentialGetNumParameters(loaded, &nploaded));
+
+  PetscCall(PetscMalloc7(n * dim, &lambda, n * dim, &F[0], n * dim, &F[1], n * dim, &G[0], n * dim, &G[1], np, &T[0], np, &T[1]));
+  PetscCall(WLMTestRandomArray(7, n * dim, 1.0, lambda));
+  *identical = (PetscBool)(nploaded == np);
+  for (PetscInt m = 0; m < 2 && *identical; m++) {
+    WLMPotential model = m ? loaded : pot;
+
+    PetscCall(PetscArrayzero(T[m], np));
+    PetscCall(WLMPotentialComputeForces(model, t, n, x, w, &U[m], F[m]));
+    PetscCall(WLMPotentialComputeProducts(model, t, n, x, w, lambda, G[m], T[m]));
+  }
+  if (*identical) *identical = (PetscBool)(!memcmp(&U[0], &U[1], sizeof(PetscReal)) && !memcmp(F[0], F[1], n * dim * sizeof(PetscReal)) && !memcmp(G[0], G[1], n * dim * sizeof(PetscReal)) && !memcmp(T[0], T[1], np * sizeof(PetscReal)));
+  PetscCall(PetscFree7(lambda, F[0], F[1], G[0], G[1], T[0], T[1]));
+  PetscCall(WLMPotentialDestroy(&loaded));
   PetscFunctionReturn(0);
 }

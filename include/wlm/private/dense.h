@@ -1,0 +1,102 @@
+/*
+   Dense layers shared by the learned potential types: elementwise kernels
+   (exp, activations and their first two derivatives), parameter
+   initialization, hyperparameter attributes, and a batched multilayer
+   perceptron with the four passes that the products need.
+
+   Multilayer perceptron on m input rows a_0 [m][nin] (row-major):
+
+     z_l = a_{l-1} W_l + b_l,   a_l = s(z_l)       l = 1..L, W_l [w_{l-1}][w_l]
+     y   = a_L w_o + b_o                          one output per row
+
+   Passes, all batched over rows so that every layer is one cblas_dgemm:
+
+     forward          a_l, y                        and s'(z_l) for the reverse pass
+     tangent          da_0 given:  dz_l = da_{l-1} W_l,  da_l = s'(z_l) dz_l,  dy = da_L w_o
+     reverse          seeds ybar: abar_L = ybar w_o^T,  zbar_l = s'(z_l) abar_l,
+                      abar_{l-1} = zbar_l W_l^T
+     reverse tangent  the tangent of the reverse pass (seed tangents dybar):
+                      dzbar_l = s'(z_l) dabar_l + s''(z_l) dz_l abar_l,
+                      dabar_{l-1} = dzbar_l W_l^T,
+                      d(grad W_l) = da_{l-1}^T zbar_l + a_{l-1}^T dzbar_l
+
+   Primal and tangent rows are stored stacked, [2m][width] (rows 0..m-1 primal,
+   m..2m-1 tangent), so one GEMM moves both through a layer.  The parameter
+   gradient of the primal reverse pass is never needed by the potentials, so
+   only its tangent is accumulated.
+*/
+#ifndef WLMDENSE_H
+#define WLMDENSE_H
+
+#include <wlm/private/potentialimpl.h>
+#include <wlm/wlmsys.h>
+
+#define WLM_MLP_MAX_LAYERS 8
+
+/* Elementwise loops compiled for several instruction sets and picked at load time (GCC function multiversioning). */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+  #define WLM_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+#else
+  #define WLM_VECTOR_CLONES
+#endif
+
+PETSC_EXTERN void           WLMDenseExp(PetscInt, const PetscReal[], PetscReal[]);
+PETSC_EXTERN PetscErrorCode WLMDenseActivate(WLMActivation, PetscInt, PetscReal[], PetscReal[], PetscReal[]);
+PETSC_EXTERN PetscErrorCode WLMDenseTangentScale(PetscInt, PetscReal[], const PetscReal[], PetscReal[]);
+PETSC_EXTERN void           WLMDenseUniform(WLMRandom *, PetscInt, PetscReal, PetscReal[]);
+PETSC_EXTERN PetscErrorCode WLMDenseCheckWidths(const char[], PetscInt, const PetscInt[]);
+PETSC_EXTERN PetscErrorCode WLMDenseWriteWidths(hid_t, const char[], PetscInt, const PetscInt[]);
+PETSC_EXTERN PetscErrorCode WLMDenseReadWidths(hid_t, const char[], PetscInt, PetscInt *, PetscInt[]);
+PETSC_EXTERN PetscErrorCode WLMDenseWriteEnum(hid_t, const char[], const char *const[], PetscInt);
+PETSC_EXTERN PetscErrorCode WLMDenseReadEnum(hid_t, const char[], const char *const[], PetscInt *);
+PETSC_EXTERN PetscErrorCode WLMDenseViewWidths(PetscViewer, const char[], PetscInt, const PetscInt[], WLMActivation);
+
+/* A multilayer perceptron with one output and its workspace. */
+typedef struct {
+  PetscInt      nin;                          /* input features */
+  PetscInt      nlayers;                      /* hidden layers L, at least 1 */
+  PetscInt      width[WLM_MLP_MAX_LAYERS];    /* widths w_1..w_L */
+  WLMActivation activation;
+  PetscInt      nparam;                       /* sum_l (w_{l-1} + 1) w_l + w_L + 1 */
+  PetscInt      capacity;                     /* rows the workspace holds */
+  PetscInt      maxwidth;                     /* max(nin, w_1..w_L) */
+  PetscReal    *input;                        /* a_0 and da_0 stacked [2 capacity][nin]; filled by the caller */
+  PetscReal    *act[WLM_MLP_MAX_LAYERS];      /* a_l and da_l stacked [2 capacity][w_l] */
+  PetscReal    *deriv1[WLM_MLP_MAX_LAYERS];   /* s'(z_l) [capacity][w_l] */
+  PetscReal    *deriv2dz[WLM_MLP_MAX_LAYERS]; /* s''(z_l) dz_l [capacity][w_l] */
+  PetscReal    *bar[2];                       /* abar and dabar stacked [2 capacity][maxwidth], two buffers used in turn */
+  PetscReal    *barin;                        /* result of the reverse pass: abar_0 and dabar_0 stacked [2 capacity][nin] */
+  PetscReal    *output;                       /* y and dy stacked [2 capacity] */
+} WLMMLP;
+
+PETSC_EXTERN PetscErrorCode WLMMLPSetSizes(WLMMLP *, PetscInt, PetscInt, const PetscInt[], WLMActivation);
+PETSC_EXTERN PetscErrorCode WLMMLPInitialize(WLMMLP *, PetscReal[], uint64_t, uint64_t);
+PETSC_EXTERN PetscErrorCode WLMMLPReserve(WLMMLP *, PetscInt);
+PETSC_EXTERN PetscErrorCode WLMMLPFreeWorkspace(WLMMLP *);
+PETSC_EXTERN PetscErrorCode WLMMLPForward(WLMMLP *, const PetscReal[], PetscInt, PetscBool);
+PETSC_EXTERN PetscErrorCode WLMMLPReverse(WLMMLP *, const PetscReal[], PetscInt, const PetscReal[], const PetscReal[], PetscBool, PetscReal, PetscReal[]);
+
+/*
+   The external field sum_i w_i V(x_i [, t]) with V an MLP of the position
+   (and the time), shared by the external and meanfield types.  Every call
+   handles this rank's particles only and returns this rank's share of U.
+*/
+typedef struct {
+  PetscInt      dim;                       /* spatial dimension d */
+  PetscBool     time_input;                /* t is the last input feature */
+  PetscInt      nlayers;                   /* hidden layers of V */
+  PetscInt      width[WLM_MLP_MAX_LAYERS]; /* hidden widths of V */
+  WLMActivation activation;
+  WLMMLP        mlp;
+  PetscReal    *seeds;                     /* per-particle seeds w_i [capacity] */
+} WLMExternalPart;
+
+PETSC_EXTERN PetscErrorCode WLMExternalPartSetUp(WLMExternalPart *, PetscInt, PetscBool);
+PETSC_EXTERN PetscErrorCode WLMExternalPartDestroy(WLMExternalPart *);
+PETSC_EXTERN PetscErrorCode WLMExternalPartEvaluate(WLMExternalPart *, const PetscReal[], PetscReal, PetscInt, const PetscReal[], const PetscReal[], PetscReal, PetscReal *, PetscReal[]);
+PETSC_EXTERN PetscErrorCode WLMExternalPartProducts(WLMExternalPart *, const PetscReal[], PetscReal, PetscInt, const PetscReal[], const PetscReal[], PetscReal, const PetscReal[], PetscReal[], PetscReal[]);
+PETSC_EXTERN PetscErrorCode WLMExternalPartSetFromOptions(WLMExternalPart *, PetscOptionItems *);
+PETSC_EXTERN PetscErrorCode WLMExternalPartSave(WLMExternalPart *, hid_t);
+PETSC_EXTERN PetscErrorCode WLMExternalPartLoad(WLMExternalPart *, hid_t);
+
+#endif
