@@ -264,7 +264,7 @@ PetscErrorCode WLMDenseReadEnum(hid_t group, const char name[], const char *cons
   PetscFunctionBeginUser;
   PetscCall(WLMH5ReadAttributeString(group, name, &text));
   while (names[n]) n++;
-  for (PetscInt i = 0; i < n - 3 && !found; i++) {
+  for (PetscInt i = 0; i < n - 2 && !found; i++) {
     PetscCall(PetscStrcmp(text, names[i], &found));
     if (found) *value = i;
   }

@@ -7,6 +7,7 @@ PetscLogEvent     WLMPOTENTIAL_Energy, WLMPOTENTIAL_Forces, WLMPOTENTIAL_Product
 
 PETSC_EXTERN PetscErrorCode WLMPotentialCreate_Harmonic(WLMPotential);
 PETSC_EXTERN PetscErrorCode WLMPotentialCreate_External(WLMPotential);
+PETSC_EXTERN PetscErrorCode WLMPotentialCreate_Meanfield(WLMPotential);
 
 static PetscBool WLMPotentialPackageInitialized = PETSC_FALSE;
 
@@ -49,6 +50,7 @@ PetscErrorCode WLMPotentialInitializePackage(void)
   PetscCall(PetscClassIdRegister("WLMPotential", &WLMPOTENTIAL_CLASSID));
   PetscCall(WLMPotentialRegister(WLMPOTENTIALHARMONIC, WLMPotentialCreate_Harmonic));
   PetscCall(WLMPotentialRegister(WLMPOTENTIALEXTERNAL, WLMPotentialCreate_External));
+  PetscCall(WLMPotentialRegister(WLMPOTENTIALMEANFIELD, WLMPotentialCreate_Meanfield));
   PetscCall(PetscLogEventRegister("WLMPotEnergy", WLMPOTENTIAL_CLASSID, &WLMPOTENTIAL_Energy));
   PetscCall(PetscLogEventRegister("WLMPotForces", WLMPOTENTIAL_CLASSID, &WLMPOTENTIAL_Forces));
   PetscCall(PetscLogEventRegister("WLMPotProducts", WLMPOTENTIAL_CLASSID, &WLMPOTENTIAL_Products));

@@ -9,6 +9,7 @@
 #include <wlm/wlmsys.h>
 #include <stdio.h>
 #include <string.h>
+#include <math.h>
 
 static const PetscReal fd_step = 1e-5;
 
@@ -21,6 +22,50 @@ PetscErrorCode WLMTestRandomArray(uint64_t seed, PetscInt n, PetscReal scale, Pe
   WLMRandomSeed(&r, seed, 0);
   for (PetscInt i = 0; i < n; i++) a[i] = scale * WLMRandomNormal(&r);
   PetscFunctionReturn(0);
+}
+
+/*
+   V(in) of an MLP by explicit loops over the parameter layout of the potential
+   types (per hidden layer W [w_in][w_out] row-major then b, then the output
+   weights and bias), with activations from libm.  At most 64 units per layer.
+*/
+PetscReal WLMTestReferenceMLP(const PetscReal theta[], PetscInt nin, PetscInt nlayers, const PetscInt width[], WLMActivation act, const PetscReal in[])
+{
+  PetscReal a[64], z[64], out;
+  PetscInt  win = nin;
+
+  for (PetscInt k = 0; k < nin; k++) a[k] = in[k];
+  for (PetscInt l = 0; l < nlayers; l++) {
+    const PetscReal *W = theta, *b = theta + win * width[l];
+
+    for (PetscInt j = 0; j < width[l]; j++) {
+      z[j] = b[j];
+      for (PetscInt k = 0; k < win; k++) z[j] += a[k] * W[k * width[l] + j];
+    }
+    for (PetscInt j = 0; j < width[l]; j++) {
+      const PetscReal v = z[j], sig = 1.0 / (1.0 + exp(-v));
+
+      switch (act) {
+      case WLM_ACTIVATION_SILU:
+        a[j] = v * sig;
+        break;
+      case WLM_ACTIVATION_TANH:
+        a[j] = tanh(v);
+        break;
+      case WLM_ACTIVATION_SOFTPLUS:
+        a[j] = log1p(exp(v));
+        break;
+      case WLM_ACTIVATION_GELU:
+        a[j] = 0.5 * v * (1.0 + tanh(sqrt(2.0 / PETSC_PI) * (v + 0.044715 * v * v * v)));
+        break;
+      }
+    }
+    theta += (win + 1) * width[l];
+    win = width[l];
+  }
+  out = theta[win];
+  for (PetscInt k = 0; k < win; k++) out += a[k] * theta[k];
+  return out;
 }
 
 static PetscReal Dot(PetscInt n, const PetscReal *a, const PetscReal *b)

@@ -8,7 +8,6 @@
 #include "potentialcheck.h"
 #include <wlm/wlmpotential.h>
 #include <wlm/wlmsys.h>
-#include <math.h>
 
 static PetscErrorCode CreateExternal(MPI_Comm comm, PetscInt dim, PetscBool time_input, PetscInt nlayers, const PetscInt width[], WLMActivation act, uint64_t seed, WLMPotential *pot)
 {
@@ -62,29 +61,6 @@ START_TEST(test_external_derivatives)
 }
 END_TEST
 
-/* V(x, t) by explicit loops over the documented parameter layout, with the activation from libm. */
-static PetscReal DirectMLP(const PetscReal *theta, PetscInt nin, PetscInt nlayers, const PetscInt *width, const PetscReal *in)
-{
-  PetscReal a[64], z[64];
-  PetscInt  win = nin;
-
-  for (PetscInt k = 0; k < nin; k++) a[k] = in[k];
-  for (PetscInt l = 0; l < nlayers; l++) {
-    const PetscReal *W = theta, *b = theta + win * width[l];
-
-    for (PetscInt j = 0; j < width[l]; j++) {
-      z[j] = b[j];
-      for (PetscInt k = 0; k < win; k++) z[j] += a[k] * W[k * width[l] + j];
-    }
-    for (PetscInt j = 0; j < width[l]; j++) a[j] = tanh(z[j]);
-    theta += (win + 1) * width[l];
-    win = width[l];
-  }
-  z[0] = theta[win];
-  for (PetscInt k = 0; k < win; k++) z[0] += a[k] * theta[k];
-  return z[0];
-}
-
 START_TEST(test_external_direct_energy)
 {
   const PetscInt  n = 6, dim = 2, width[2] = {5, 4};
@@ -102,7 +78,7 @@ START_TEST(test_external_direct_energy)
     PetscReal in[3] = {x[2 * i], x[2 * i + 1], t};
 
     w[i] = 0.5 + i;
-    Uref += w[i] * DirectMLP(theta, 3, 2, width, in);
+    Uref += w[i] * WLMTestReferenceMLP(theta, 3, 2, width, WLM_ACTIVATION_TANH, in);
   }
   WLMTestCall(WLMPotentialComputeEnergy(pot, t, n, x, w, &U));
   ck_assert_double_lt(WLMTestRelativeError(U, Uref, 1e-300), 1e-13);
