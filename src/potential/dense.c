@@ -8,6 +8,14 @@
    assembled in the exponent bits.  Arguments are clamped to [-708, 709], so
    results stay finite and normal.
 
+   LayerNorm of a row x of width D, with r = 1/sqrt(var(x) + 1e-5) and
+   normalized n = (x - mean x) r, output y = n g + beta:
+
+     tangent          dn = r (dx - mean(dx) - n mean(n dx)),  dr = -r^2 mean(n dx)
+     reverse          nbar = ybar g,  xbar = r (nbar - mean(nbar) - n mean(nbar n))
+     reverse tangent  dxbar = dr B + r (dnbar - mean(dnbar) - dn A - n dA), with
+                      B = nbar - mean(nbar) - n A, A = mean(nbar n), dA = mean(dnbar n + nbar dn)
+
    Activations s and their derivatives s', s'' (sigma(z) = 1 / (1 + e^-z)):
 
      silu      z sigma(z);  s' = sigma (1 + z (1 - sigma));  s'' = sigma (1 - sigma) (2 + z (1 - 2 sigma))
@@ -19,6 +27,7 @@
 #include <wlm/private/dense.h>
 #include <wlm/private/h5util.h>
 #include <string.h>
+#include <cblas.h>
 
 const char *const WLMActivations[] = {"silu", "tanh", "softplus", "gelu", "WLMActivation", "WLM_ACTIVATION_", NULL};
 const char *const WLMPairInputs[]  = {"distance2", "difference", "WLMPairInput", "WLM_PAIR_INPUT_", NULL};
@@ -282,5 +291,228 @@ PetscErrorCode WLMDenseViewWidths(PetscViewer viewer, const char label[], PetscI
   for (PetscInt l = 0; l < n; l++) PetscCall(PetscViewerASCIIPrintf(viewer, "%s%" PetscInt_FMT, l ? "," : " ", widths[l]));
   PetscCall(PetscViewerASCIIPrintf(viewer, ", activation %s\n", WLMActivations[act]));
   PetscCall(PetscViewerASCIIUseTabs(viewer, PETSC_TRUE));
+  PetscFunctionReturn(0);
+}
+
+/*@
+  WLMDenseLinearForward - Computes Y = beta Y + X W on n rows (2n with tangent rows) and adds the bias b to the primal rows.
+
+  Input Parameters:
++ n       - primal rows
+. tangent - the tangent rows follow the primal rows; they get no bias
+. nin     - input width
+. nout    - output width
+. X       - inputs [rows][nin]
+. W       - weights [nin][nout]
+. b       - bias [nout], or NULL
+- beta    - 0 to overwrite Y, 1 to add to it (a residual connection)
+
+  Output Parameter:
+. Y - outputs [rows][nout]
+@*/
+PetscErrorCode WLMDenseLinearForward(PetscInt n, PetscBool tangent, PetscInt nin, PetscInt nout, const PetscReal X[], const PetscReal W[], const PetscReal b[], PetscReal beta, PetscReal Y[])
+{
+  const PetscInt rows = tangent ? 2 * n : n;
+
+  PetscFunctionBeginUser;
+  if (n == 0) PetscFunctionReturn(0);
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, rows, nout, nin, 1.0, X, nin, W, nout, beta, Y, nout);
+  if (b) {
+    for (PetscInt i = 0; i < n; i++) {
+      for (PetscInt k = 0; k < nout; k++) Y[i * nout + k] += b[k];
+    }
+  }
+  PetscCall(PetscLogFlops(2.0 * rows * nin * nout + (b ? n * nout : 0)));
+  PetscFunctionReturn(0);
+}
+
+/*@
+  WLMDenseLinearReverse - Computes Xbar = beta Xbar + Ybar W^T on n rows (2n with tangent rows).
+@*/
+PetscErrorCode WLMDenseLinearReverse(PetscInt n, PetscBool tangent, PetscInt nin, PetscInt nout, const PetscReal Ybar[], const PetscReal W[], PetscReal beta, PetscReal Xbar[])
+{
+  const PetscInt rows = tangent ? 2 * n : n;
+
+  PetscFunctionBeginUser;
+  if (n == 0) PetscFunctionReturn(0);
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, nin, nout, 1.0, Ybar, nout, W, nout, beta, Xbar, nin);
+  PetscCall(PetscLogFlops(2.0 * rows * nin * nout));
+  PetscFunctionReturn(0);
+}
+
+/*@
+  WLMDenseLinearParameterTangent - Accumulates the tangent of the weight and bias gradients of Y = X W + b.
+
+  Input Parameters:
++ n     - primal rows
+. nin   - input width
+. nout  - output width
+. X     - inputs and their tangents, stacked [2n][nin]
+. Ybar  - output gradients and their tangents, stacked [2n][nout]
+- alpha - scale
+
+  Output Parameters:
++ gW - incremented by alpha (dX^T Ybar + X^T dYbar) [nin][nout]
+- gb - incremented by alpha colsum(dYbar) [nout], or NULL
+@*/
+PetscErrorCode WLMDenseLinearParameterTangent(PetscInt n, PetscInt nin, PetscInt nout, const PetscReal X[], const PetscReal Ybar[], PetscReal alpha, PetscReal gW[], PetscReal gb[])
+{
+  PetscFunctionBeginUser;
+  if (n == 0) PetscFunctionReturn(0);
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nin, nout, n, alpha, X + n * nin, nin, Ybar, nout, 1.0, gW, nout);
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nin, nout, n, alpha, X, nin, Ybar + n * nout, nout, 1.0, gW, nout);
+  if (gb) {
+    for (PetscInt i = 0; i < n; i++) {
+      for (PetscInt k = 0; k < nout; k++) gb[k] += alpha * Ybar[(n + i) * nout + k];
+    }
+  }
+  PetscCall(PetscLogFlops(4.0 * n * nin * nout + 2.0 * n * nout));
+  PetscFunctionReturn(0);
+}
+
+/*@
+  WLMDenseLayerNormForward - Normalizes each of n rows of width D (and propagates tangent rows).
+
+  Input Parameters:
++ n       - primal rows
+. tangent - tangent rows follow the primal rows
+. D       - width
+. x       - inputs [rows][D]
+. g       - gain [D]
+- beta    - shift [D]
+
+  Output Parameters:
++ nrm  - normalized rows n and their tangents dn [rows][D]
+. rstd - r of each row [n], then dr [n] when tangent is true
+- y    - outputs n g + beta and tangents dn g [rows][D]
+@*/
+PetscErrorCode WLMDenseLayerNormForward(PetscInt n, PetscBool tangent, PetscInt D, const PetscReal x[], const PetscReal g[], const PetscReal beta[], PetscReal nrm[], PetscReal rstd[], PetscReal y[])
+{
+  const PetscReal eps = 1e-5, invD = 1.0 / D;
+
+  PetscFunctionBeginUser;
+  for (PetscInt i = 0; i < n; i++) {
+    const PetscReal *xi = x + i * D;
+    PetscReal       *ni = nrm + i * D, *yi = y + i * D, mean = 0, var = 0, r;
+
+    for (PetscInt k = 0; k < D; k++) mean += xi[k];
+    mean *= invD;
+    for (PetscInt k = 0; k < D; k++) var += (xi[k] - mean) * (xi[k] - mean);
+    r       = 1.0 / PetscSqrtReal(var * invD + eps);
+    rstd[i] = r;
+    for (PetscInt k = 0; k < D; k++) {
+      ni[k] = (xi[k] - mean) * r;
+      yi[k] = ni[k] * g[k] + beta[k];
+    }
+    if (tangent) {
+      const PetscReal *dxi = x + (n + i) * D;
+      PetscReal       *dni = nrm + (n + i) * D, *dyi = y + (n + i) * D, dmean = 0, ndx = 0;
+
+      for (PetscInt k = 0; k < D; k++) {
+        dmean += dxi[k];
+        ndx += ni[k] * dxi[k];
+      }
+      dmean *= invD;
+      ndx *= invD;
+      rstd[n + i] = -r * r * ndx;
+      for (PetscInt k = 0; k < D; k++) {
+        dni[k] = r * (dxi[k] - dmean - ni[k] * ndx);
+        dyi[k] = dni[k] * g[k];
+      }
+    }
+  }
+  PetscCall(PetscLogFlops((tangent ? 16.0 : 8.0) * n * D));
+  PetscFunctionReturn(0);
+}
+
+/*@
+  WLMDenseLayerNormReverse - Adds the input gradient of LayerNorm to xbar, and its tangent.
+
+  Input Parameters:
++ n, tangent, D - as for WLMDenseLayerNormForward()
+. g     - gain [D]
+. nrm   - normalized rows from the forward pass [rows][D]
+. rstd  - r (and dr) from the forward pass
+. ybar  - output gradients and their tangents [rows][D]
+- alpha - scale of the parameter tangents
+
+  Output Parameters:
++ xbar - incremented by the input gradients (and their tangents) [rows][D]
+. gg   - when tangent is true and gg is not NULL, incremented by alpha colsum(dybar n + ybar dn) [D]
+- gb   - when gg is incremented, incremented by alpha colsum(dybar) [D]
+@*/
+PetscErrorCode WLMDenseLayerNormReverse(PetscInt n, PetscBool tangent, PetscInt D, const PetscReal g[], const PetscReal nrm[], const PetscReal rstd[], const PetscReal ybar[], PetscReal xbar[], PetscReal alpha, PetscReal gg[], PetscReal gb[])
+{
+  const PetscReal invD = 1.0 / D;
+
+  PetscFunctionBeginUser;
+  for (PetscInt i = 0; i < n; i++) {
+    const PetscReal *ni = nrm + i * D, *yb = ybar + i * D, r = rstd[i];
+    PetscReal       *xb = xbar + i * D, mnb = 0, A = 0;
+
+    for (PetscInt k = 0; k < D; k++) {
+      const PetscReal nb = yb[k] * g[k];
+
+      mnb += nb;
+      A += nb * ni[k];
+    }
+    mnb *= invD;
+    A *= invD;
+    if (tangent) {
+      const PetscReal *dni = nrm + (n + i) * D, *dyb = ybar + (n + i) * D, dr = rstd[n + i];
+      PetscReal       *dxb = xbar + (n + i) * D, mdnb = 0, dA = 0;
+
+      for (PetscInt k = 0; k < D; k++) {
+        const PetscReal nb = yb[k] * g[k], dnb = dyb[k] * g[k];
+
+        mdnb += dnb;
+        dA += dnb * ni[k] + nb * dni[k];
+      }
+      if (gg) {
+        for (PetscInt k = 0; k < D; k++) {
+          gg[k] += alpha * (dyb[k] * ni[k] + yb[k] * dni[k]);
+          gb[k] += alpha * dyb[k];
+        }
+      }
+      mdnb *= invD;
+      dA *= invD;
+      for (PetscInt k = 0; k < D; k++) {
+        const PetscReal nb = yb[k] * g[k], dnb = dyb[k] * g[k];
+
+        dxb[k] += dr * (nb - mnb - ni[k] * A) + r * (dnb - mdnb - dni[k] * A - ni[k] * dA);
+      }
+    }
+    for (PetscInt k = 0; k < D; k++) xb[k] += r * (yb[k] * g[k] - mnb - ni[k] * A);
+  }
+  PetscCall(PetscLogFlops((tangent ? 30.0 : 8.0) * n * D));
+  PetscFunctionReturn(0);
+}
+
+WLM_VECTOR_CLONES static void ActivationReverseKernel(PetscInt n, PetscBool tangent, const PetscReal *d1, const PetscReal *d2dz, PetscReal *abar)
+{
+  if (tangent) {
+    for (PetscInt e = 0; e < n; e++) abar[n + e] = d1[e] * abar[n + e] + d2dz[e] * abar[e];
+  }
+  for (PetscInt e = 0; e < n; e++) abar[e] *= d1[e];
+}
+
+/*@
+  WLMDenseActivationReverse - Turns output gradients of an activation into input gradients, in place, with their tangents.
+
+  Input Parameters:
++ n       - number of values in the primal rows (rows times width)
+. tangent - the tangent values follow at offset n
+. d1      - s'(z) [n]
+. d2dz    - s''(z) dz [n], used when tangent is true
+- abar    - gradients dE/da, then their tangents
+
+  Output Parameter:
+. abar - dE/dz = s'(z) abar, then its tangent s'(z) dabar + s''(z) dz abar
+@*/
+PetscErrorCode WLMDenseActivationReverse(PetscInt n, PetscBool tangent, const PetscReal d1[], const PetscReal d2dz[], PetscReal abar[])
+{
+  PetscFunctionBeginUser;
+  ActivationReverseKernel(n, tangent, d1, d2dz, abar);
+  PetscCall(PetscLogFlops((tangent ? 4.0 : 1.0) * n));
   PetscFunctionReturn(0);
 }

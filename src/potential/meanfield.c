@@ -129,11 +129,13 @@ static PetscErrorCode MeanfieldGather(WLMPotential pot, PetscInt n, const PetscR
     if (lambda) PetscCall(PetscArraycpy(mf->lall, lambda, n * dim));
     for (PetscInt i = 0; i < n; i++) mf->wall[i] = w ? w[i] : mass;
   } else {
+    PetscCall(PetscLogEventBegin(WLMPOTENTIAL_Communication, pot, 0, 0, 0));
     PetscCallMPI(MPI_Allgatherv(x, mf->counts[rank], MPIU_REAL, mf->xall, mf->counts, mf->displs, MPIU_REAL, comm));
     if (lambda) PetscCallMPI(MPI_Allgatherv(lambda, mf->counts[rank], MPIU_REAL, mf->lall, mf->counts, mf->displs, MPIU_REAL, comm));
     if (w) PetscCallMPI(MPI_Allgatherv(w, nn, MPIU_REAL, mf->wall, mf->pcounts, mf->pdispls, MPIU_REAL, comm));
     else
       for (PetscInt i = 0; i < *N; i++) mf->wall[i] = mass;
+    PetscCall(PetscLogEventEnd(WLMPOTENTIAL_Communication, pot, 0, 0, 0));
   }
   PetscFunctionReturn(0);
 }
@@ -148,7 +150,11 @@ static PetscErrorCode MeanfieldReduce(WLMPotential pot, PetscInt N, PetscInt sta
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_size(comm, &size));
   if (size == 1) PetscCall(PetscArraycpy(mf->share, all, N * pot->dim));
-  else PetscCallMPI(MPI_Reduce_scatter(all, mf->share, mf->counts, MPIU_REAL, MPI_SUM, comm));
+  else {
+    PetscCall(PetscLogEventBegin(WLMPOTENTIAL_Communication, pot, 0, 0, 0));
+    PetscCallMPI(MPI_Reduce_scatter(all, mf->share, mf->counts, MPIU_REAL, MPI_SUM, comm));
+    PetscCall(PetscLogEventEnd(WLMPOTENTIAL_Communication, pot, 0, 0, 0));
+  }
   PetscFunctionReturn(0);
 }
 

@@ -222,12 +222,8 @@ PetscErrorCode WLMMLPReverse(WLMMLP *mlp, const PetscReal theta[], PetscInt m, c
     w   = mlp->width[l];
     win = l ? mlp->width[l - 1] : mlp->nin;
 
-    /* zbar = s'(z) abar; dzbar = s'(z) dabar + s''(z) dz abar (before abar is overwritten) */
-    if (tangent) {
-      for (PetscInt e = 0; e < m * w; e++) abar[m * w + e] = d1[e] * abar[m * w + e] + d2dz[e] * abar[e];
-    }
-    for (PetscInt e = 0; e < m * w; e++) abar[e] *= d1[e];
-    flops += (tangent ? 4.0 : 1.0) * m * w;
+    /* zbar = s'(z) abar; dzbar = s'(z) dabar + s''(z) dz abar */
+    PetscCall(WLMDenseActivationReverse(m * w, tangent, d1, d2dz, abar));
 
     if (gl[l]) {
       PetscReal *gb = gl[l] + win * w;

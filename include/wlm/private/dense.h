@@ -43,6 +43,7 @@
 PETSC_EXTERN void           WLMDenseExp(PetscInt, const PetscReal[], PetscReal[]);
 PETSC_EXTERN PetscErrorCode WLMDenseActivate(WLMActivation, PetscInt, PetscReal[], PetscReal[], PetscReal[]);
 PETSC_EXTERN PetscErrorCode WLMDenseTangentScale(PetscInt, PetscReal[], const PetscReal[], PetscReal[]);
+PETSC_EXTERN PetscErrorCode WLMDenseActivationReverse(PetscInt, PetscBool, const PetscReal[], const PetscReal[], PetscReal[]);
 PETSC_EXTERN void           WLMDenseUniform(WLMRandom *, PetscInt, PetscReal, PetscReal[]);
 PETSC_EXTERN PetscErrorCode WLMDenseCheckWidths(const char[], PetscInt, const PetscInt[]);
 PETSC_EXTERN PetscErrorCode WLMDenseWriteWidths(hid_t, const char[], PetscInt, const PetscInt[]);
@@ -50,6 +51,19 @@ PETSC_EXTERN PetscErrorCode WLMDenseReadWidths(hid_t, const char[], PetscInt, Pe
 PETSC_EXTERN PetscErrorCode WLMDenseWriteEnum(hid_t, const char[], const char *const[], PetscInt);
 PETSC_EXTERN PetscErrorCode WLMDenseReadEnum(hid_t, const char[], const char *const[], PetscInt *);
 PETSC_EXTERN PetscErrorCode WLMDenseViewWidths(PetscViewer, const char[], PetscInt, const PetscInt[], WLMActivation);
+
+/*
+   Linear layers and LayerNorm on n rows, stacked with n tangent rows when
+   tangent is true (rows 0..n-1 primal, n..2n-1 tangent), row-major with the
+   layer width as leading dimension.  Reverse passes take the row gradients
+   stacked the same way; their parameter parts accumulate only the tangent of
+   the parameter gradient, scaled by alpha.
+*/
+PETSC_EXTERN PetscErrorCode WLMDenseLinearForward(PetscInt, PetscBool, PetscInt, PetscInt, const PetscReal[], const PetscReal[], const PetscReal[], PetscReal, PetscReal[]);
+PETSC_EXTERN PetscErrorCode WLMDenseLinearReverse(PetscInt, PetscBool, PetscInt, PetscInt, const PetscReal[], const PetscReal[], PetscReal, PetscReal[]);
+PETSC_EXTERN PetscErrorCode WLMDenseLinearParameterTangent(PetscInt, PetscInt, PetscInt, const PetscReal[], const PetscReal[], PetscReal, PetscReal[], PetscReal[]);
+PETSC_EXTERN PetscErrorCode WLMDenseLayerNormForward(PetscInt, PetscBool, PetscInt, const PetscReal[], const PetscReal[], const PetscReal[], PetscReal[], PetscReal[], PetscReal[]);
+PETSC_EXTERN PetscErrorCode WLMDenseLayerNormReverse(PetscInt, PetscBool, PetscInt, const PetscReal[], const PetscReal[], const PetscReal[], const PetscReal[], PetscReal[], PetscReal, PetscReal[], PetscReal[]);
 
 /* A multilayer perceptron with one output and its workspace. */
 typedef struct {

@@ -9,6 +9,8 @@
 #include <petsc/private/petscimpl.h>
 
 PETSC_EXTERN PetscLogEvent WLMPOTENTIAL_Energy, WLMPOTENTIAL_Forces, WLMPOTENTIAL_Products;
+/* Inside the calls above: attention kernels over all particles, and MPI exchanges of sharded evaluations. */
+PETSC_EXTERN PetscLogEvent WLMPOTENTIAL_Attention, WLMPOTENTIAL_Communication;
 
 typedef struct _WLMPotentialOps *WLMPotentialOps;
 struct _WLMPotentialOps {
