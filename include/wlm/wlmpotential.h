@@ -70,6 +70,7 @@ PETSC_EXTERN PetscErrorCode WLMPotentialInitializeParameters(WLMPotential, uint6
 PETSC_EXTERN PetscErrorCode WLMPotentialComputeEnergy(WLMPotential, PetscReal, PetscInt, const PetscReal[], const PetscReal[], PetscReal *);
 PETSC_EXTERN PetscErrorCode WLMPotentialComputeForces(WLMPotential, PetscReal, PetscInt, const PetscReal[], const PetscReal[], PetscReal *, PetscReal[]);
 PETSC_EXTERN PetscErrorCode WLMPotentialComputeProducts(WLMPotential, PetscReal, PetscInt, const PetscReal[], const PetscReal[], const PetscReal[], PetscReal[], PetscReal[]);
+PETSC_EXTERN PetscErrorCode WLMPotentialComputeForcesAndProducts(WLMPotential, PetscReal, PetscInt, const PetscReal[], const PetscReal[], const PetscReal[], PetscReal *, PetscReal[], PetscReal[], PetscReal[]);
 
 /* Smooth activations of the dense layers (GELU in its tanh form). */
 typedef enum {

@@ -144,18 +144,35 @@ static PetscErrorCode WLMPotentialForces_Attention(WLMPotential pot, PetscReal t
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode WLMPotentialProducts_Attention(WLMPotential pot, PetscReal t, PetscInt n, const PetscReal *x, const PetscReal *w, const PetscReal *lambda, PetscReal *gradx, PetscReal *gradtheta)
+/* The reverse-tangent pass gives dU/dx in its primal rows, so U and F come with the products. */
+static PetscErrorCode WLMPotentialForcesProducts_Attention(WLMPotential pot, PetscReal t, PetscInt n, const PetscReal *x, const PetscReal *w, const PetscReal *lambda, PetscReal *U, PetscReal *F, PetscReal *gradx, PetscReal *gradtheta)
 {
-  Attention *at = (Attention *)pot->data;
-  PetscReal  Ulocal;
+  Attention  *at = (Attention *)pot->data;
+  PetscReal   Ulocal;
+  PetscMPIInt size;
 
   PetscFunctionBeginUser;
   PetscCall(AttentionBeginCall(pot, n, w, PETSC_TRUE));
   PetscCall(AttentionForward(pot, t, x, lambda, &Ulocal));
   PetscCall(AttentionReverse(pot, t, gradtheta));
+  if (F) {
+    for (PetscInt e = 0; e < n * pot->dim; e++) F[e] = -at->bx[e];
+  }
   if (gradx) {
     for (PetscInt e = 0; e < n * pot->dim; e++) gradx[e] = -at->bx[n * pot->dim + e];
   }
+  if (U) {
+    *U = Ulocal;
+    PetscCallMPI(MPI_Comm_size(PetscObjectComm((PetscObject)pot), &size));
+    if (size > 1) PetscCall(MPIU_Allreduce(MPI_IN_PLACE, U, 1, MPIU_REAL, MPIU_SUM, PetscObjectComm((PetscObject)pot)));
+  }
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode WLMPotentialProducts_Attention(WLMPotential pot, PetscReal t, PetscInt n, const PetscReal *x, const PetscReal *w, const PetscReal *lambda, PetscReal *gradx, PetscReal *gradtheta)
+{
+  PetscFunctionBeginUser;
+  PetscCall(WLMPotentialForcesProducts_Attention(pot, t, n, x, w, lambda, NULL, NULL, gradx, gradtheta));
   PetscFunctionReturn(0);
 }
 
@@ -299,6 +316,7 @@ PETSC_EXTERN PetscErrorCode WLMPotentialCreate_Attention(WLMPotential pot)
   pot->ops->energy         = WLMPotentialEnergy_Attention;
   pot->ops->forces         = WLMPotentialForces_Attention;
   pot->ops->products       = WLMPotentialProducts_Attention;
+  pot->ops->forcesproducts = WLMPotentialForcesProducts_Attention;
   pot->ops->view           = WLMPotentialView_Attention;
   pot->ops->save           = WLMPotentialSave_Attention;
   pot->ops->load           = WLMPotentialLoad_Attention;

@@ -27,32 +27,48 @@
 #include "attention.h"
 #include <cblas.h>
 
-/* Softmax of each of r rows of length N in place, after adding mask (when not NULL) to every row. */
-static void SoftmaxRows(PetscInt r, PetscInt N, const PetscReal *mask, PetscReal *S)
+/*
+   Softmax of each of r rows of length N in place, after adding mask (when
+   not NULL) to every row.  The reductions use OpenMP simd clauses so that
+   GCC vectorizes them; the summation order then depends on the vector
+   width of the clone that runs, but not on the rank count.
+*/
+WLM_VECTOR_CLONES static void SoftmaxRows(PetscInt r, PetscInt N, const PetscReal *mask, PetscReal *S)
 {
   for (PetscInt i = 0; i < r; i++) {
-    PetscReal *row = S + i * N, mx = PETSC_MIN_REAL, sum = 0;
+    PetscReal *row = S + i * N, mx = PETSC_MIN_REAL, sum = 0, scale;
 
     if (mask) {
-      for (PetscInt j = 0; j < N; j++) row[j] += mask[j];
+#pragma omp simd reduction(max : mx)
+      for (PetscInt j = 0; j < N; j++) {
+        row[j] += mask[j];
+        mx = row[j] > mx ? row[j] : mx;
+      }
+    } else {
+#pragma omp simd reduction(max : mx)
+      for (PetscInt j = 0; j < N; j++) mx = row[j] > mx ? row[j] : mx;
     }
-    for (PetscInt j = 0; j < N; j++) mx = PetscMax(mx, row[j]);
-    for (PetscInt j = 0; j < N; j++) row[j] -= mx;
-    WLMDenseExp(N, row, row);
-    for (PetscInt j = 0; j < N; j++) sum += row[j];
-    sum = 1.0 / sum;
-    for (PetscInt j = 0; j < N; j++) row[j] *= sum;
+#pragma omp simd reduction(+ : sum)
+    for (PetscInt j = 0; j < N; j++) {
+      row[j] = WLMExpInline(row[j] - mx);
+      sum += row[j];
+    }
+    scale = 1.0 / sum;
+#pragma omp simd
+    for (PetscInt j = 0; j < N; j++) row[j] *= scale;
   }
 }
 
 /* dP = P (dS - rowsum(P dS)) in place of dS, for r rows of length N. */
-static void SoftmaxTangentRows(PetscInt r, PetscInt N, const PetscReal *P, PetscReal *dS)
+WLM_VECTOR_CLONES static void SoftmaxTangentRows(PetscInt r, PetscInt N, const PetscReal *P, PetscReal *dS)
 {
   for (PetscInt i = 0; i < r; i++) {
     const PetscReal *p  = P + i * N;
     PetscReal       *dp = dS + i * N, s = 0;
 
+#pragma omp simd reduction(+ : s)
     for (PetscInt j = 0; j < N; j++) s += p[j] * dp[j];
+#pragma omp simd
     for (PetscInt j = 0; j < N; j++) dp[j] = p[j] * (dp[j] - s);
   }
 }

@@ -2,12 +2,6 @@
    Elementwise kernels of the dense layers, parameter initialization and the
    HDF5 attributes that describe layer sizes.
 
-   exp(x) is computed here rather than by libm so that the loops vectorize:
-   x = k ln 2 + r with k = round(x / ln 2) and |r| <= ln(2)/2, exp(r) by its
-   Taylor polynomial of degree 13 (truncation below 5e-18 relative), and 2^k
-   assembled in the exponent bits.  Arguments are clamped to [-708, 709], so
-   results stay finite and normal.
-
    LayerNorm of a row x of width D, with r = 1/sqrt(var(x) + 1e-5) and
    normalized n = (x - mean x) r, output y = n g + beta:
 
@@ -32,49 +26,16 @@
 const char *const WLMActivations[] = {"silu", "tanh", "softplus", "gelu", "WLMActivation", "WLM_ACTIVATION_", NULL};
 const char *const WLMPairInputs[]  = {"distance2", "difference", "WLMPairInput", "WLM_PAIR_INPUT_", NULL};
 
-static inline PetscReal ExpKernel(PetscReal x)
-{
-  const PetscReal log2e = 1.4426950408889634074, ln2hi = 6.93147180369123816490e-01, ln2lo = 1.90821492927058770002e-10;
-  const PetscReal shifter = 0x1.8p52; /* adding it rounds to an integer held in the low mantissa bits */
-  PetscReal       kd, k, r, p, scale;
-  uint64_t        kbits, sbits, ebits;
-
-  x  = x < -708.0 ? -708.0 : x;
-  x  = x > 709.0 ? 709.0 : x;
-  kd = x * log2e + shifter;
-  k  = kd - shifter;
-  r  = (x - k * ln2hi) - k * ln2lo;
-  p  = 1.0 / 6227020800.0;
-  p  = p * r + 1.0 / 479001600.0;
-  p  = p * r + 1.0 / 39916800.0;
-  p  = p * r + 1.0 / 3628800.0;
-  p  = p * r + 1.0 / 362880.0;
-  p  = p * r + 1.0 / 40320.0;
-  p  = p * r + 1.0 / 5040.0;
-  p  = p * r + 1.0 / 720.0;
-  p  = p * r + 1.0 / 120.0;
-  p  = p * r + 1.0 / 24.0;
-  p  = p * r + 1.0 / 6.0;
-  p  = p * r + 0.5;
-  p  = p * r + 1.0;
-  p  = p * r + 1.0;
-  memcpy(&kbits, &kd, sizeof(kbits));
-  memcpy(&sbits, &shifter, sizeof(sbits));
-  ebits = (kbits - sbits + 1023) << 52; /* k + 1023 lies in [2, 2046]: a normal exponent */
-  memcpy(&scale, &ebits, sizeof(scale));
-  return p * scale;
-}
-
-/* Logistic function 1 / (1 + e^-z); never overflows because ExpKernel clamps. */
+/* Logistic function 1 / (1 + e^-z); never overflows because WLMExpInline() clamps. */
 static inline PetscReal Sigmoid(PetscReal z)
 {
-  return 1.0 / (1.0 + ExpKernel(-z));
+  return 1.0 / (1.0 + WLMExpInline(-z));
 }
 
 /* tanh(z) = 1 - 2 / (e^{2z} + 1); accurate to a few ulp of 1 (absolute), which is all the layers need. */
 static inline PetscReal TanhKernel(PetscReal z)
 {
-  return 1.0 - 2.0 / (ExpKernel(2.0 * z) + 1.0);
+  return 1.0 - 2.0 / (WLMExpInline(2.0 * z) + 1.0);
 }
 
 /*@
@@ -82,7 +43,7 @@ static inline PetscReal TanhKernel(PetscReal z)
 @*/
 WLM_VECTOR_CLONES void WLMDenseExp(PetscInt n, const PetscReal x[], PetscReal y[])
 {
-  for (PetscInt i = 0; i < n; i++) y[i] = ExpKernel(x[i]);
+  for (PetscInt i = 0; i < n; i++) y[i] = WLMExpInline(x[i]);
 }
 
 WLM_VECTOR_CLONES static void ActivateSilu(PetscInt n, PetscReal *z, PetscReal *d1, PetscReal *d2)
@@ -113,7 +74,7 @@ static void ActivateSoftplus(PetscInt n, PetscReal *z, PetscReal *d1, PetscReal 
   for (PetscInt i = 0; i < n; i++) {
     const PetscReal x = z[i], s = Sigmoid(x);
 
-    z[i]  = PetscMax(x, 0.0) + log1p(ExpKernel(-PetscAbsReal(x)));
+    z[i]  = PetscMax(x, 0.0) + log1p(WLMExpInline(-PetscAbsReal(x)));
     d1[i] = s;
     if (d2) d2[i] = s * (1.0 - s);
   }

@@ -107,17 +107,19 @@ PetscErrorCode WLMExternalPartEvaluate(WLMExternalPart *part, const PetscReal th
 }
 
 /*@
-  WLMExternalPartProducts - Adds the external part of the two force-cotangent products.
+  WLMExternalPartProducts - Adds the external part of the two force-cotangent products, and of U and F on the way.
 
   Input Parameters:
 + part, theta, t, n, x, w, mass - as for WLMExternalPartEvaluate()
 - lambda - cotangent on the forces [n][dim]
 
   Output Parameters:
-+ gradx     - incremented by -w_i Hess V(x_i) lambda_i [n][dim], or NULL
++ U         - sum over this rank's particles of w_i V(x_i), or NULL
+. F         - decremented by w_i grad V(x_i) [n][dim], or NULL
+. gradx     - incremented by -w_i Hess V(x_i) lambda_i [n][dim], or NULL
 - gradtheta - incremented by -sum_i w_i grad_theta (grad V(x_i) . lambda_i), or NULL
 @*/
-PetscErrorCode WLMExternalPartProducts(WLMExternalPart *part, const PetscReal theta[], PetscReal t, PetscInt n, const PetscReal x[], const PetscReal w[], PetscReal mass, const PetscReal lambda[], PetscReal gradx[], PetscReal gradtheta[])
+PetscErrorCode WLMExternalPartProducts(WLMExternalPart *part, const PetscReal theta[], PetscReal t, PetscInt n, const PetscReal x[], const PetscReal w[], PetscReal mass, const PetscReal lambda[], PetscReal *U, PetscReal F[], PetscReal gradx[], PetscReal gradtheta[])
 {
   const PetscInt dim = part->dim, nin = part->mlp.nin;
 
@@ -125,6 +127,15 @@ PetscErrorCode WLMExternalPartProducts(WLMExternalPart *part, const PetscReal th
   PetscCall(ExternalPartLoadRows(part, t, n, x, w, mass, lambda));
   PetscCall(WLMMLPForward(&part->mlp, theta, n, PETSC_TRUE));
   PetscCall(WLMMLPReverse(&part->mlp, theta, n, part->seeds, NULL, PETSC_TRUE, -1.0, gradtheta));
+  if (U) {
+    *U = 0;
+    for (PetscInt i = 0; i < n; i++) *U += part->seeds[i] * part->mlp.output[i];
+  }
+  if (F) {
+    for (PetscInt i = 0; i < n; i++) {
+      for (PetscInt k = 0; k < dim; k++) F[i * dim + k] -= part->mlp.barin[i * nin + k];
+    }
+  }
   if (gradx) {
     const PetscReal *hl = part->mlp.barin + n * nin; /* w_i Hess V lambda_i */
 
@@ -227,15 +238,24 @@ static PetscErrorCode WLMPotentialForces_External(WLMPotential pot, PetscReal t,
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode WLMPotentialProducts_External(WLMPotential pot, PetscReal t, PetscInt n, const PetscReal *x, const PetscReal *w, const PetscReal *lambda, PetscReal *gradx, PetscReal *gradtheta)
+static PetscErrorCode WLMPotentialForcesProducts_External(WLMPotential pot, PetscReal t, PetscInt n, const PetscReal *x, const PetscReal *w, const PetscReal *lambda, PetscReal *U, PetscReal *F, PetscReal *gradx, PetscReal *gradtheta)
 {
   External *ext = (External *)pot->data;
   PetscReal mass;
 
   PetscFunctionBeginUser;
   PetscCall(ExternalMass(pot, n, w, &mass));
+  if (F) PetscCall(PetscArrayzero(F, n * pot->dim));
   if (gradx) PetscCall(PetscArrayzero(gradx, n * pot->dim));
-  PetscCall(WLMExternalPartProducts(&ext->part, pot->theta, t, n, x, w, mass, lambda, gradx, gradtheta));
+  PetscCall(WLMExternalPartProducts(&ext->part, pot->theta, t, n, x, w, mass, lambda, U, F, gradx, gradtheta));
+  if (U) PetscCall(SumOverRanks(pot, U));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode WLMPotentialProducts_External(WLMPotential pot, PetscReal t, PetscInt n, const PetscReal *x, const PetscReal *w, const PetscReal *lambda, PetscReal *gradx, PetscReal *gradtheta)
+{
+  PetscFunctionBeginUser;
+  PetscCall(WLMPotentialForcesProducts_External(pot, t, n, x, w, lambda, NULL, NULL, gradx, gradtheta));
   PetscFunctionReturn(0);
 }
 
@@ -354,6 +374,7 @@ PETSC_EXTERN PetscErrorCode WLMPotentialCreate_External(WLMPotential pot)
   pot->ops->energy         = WLMPotentialEnergy_External;
   pot->ops->forces         = WLMPotentialForces_External;
   pot->ops->products       = WLMPotentialProducts_External;
+  pot->ops->forcesproducts = WLMPotentialForcesProducts_External;
   pot->ops->view           = WLMPotentialView_External;
   pot->ops->save           = WLMPotentialSave_External;
   pot->ops->load           = WLMPotentialLoad_External;

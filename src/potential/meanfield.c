@@ -404,21 +404,36 @@ static PetscErrorCode WLMPotentialForces_Meanfield(WLMPotential pot, PetscReal t
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode WLMPotentialProducts_Meanfield(WLMPotential pot, PetscReal t, PetscInt n, const PetscReal *x, const PetscReal *w, const PetscReal *lambda, PetscReal *gradx, PetscReal *gradtheta)
+static PetscErrorCode WLMPotentialForcesProducts_Meanfield(WLMPotential pot, PetscReal t, PetscInt n, const PetscReal *x, const PetscReal *w, const PetscReal *lambda, PetscReal *U, PetscReal *F, PetscReal *gradx, PetscReal *gradtheta)
 {
   Meanfield     *mf  = (Meanfield *)pot->data;
   const PetscInt dim = pot->dim;
   PetscInt       N, start;
-  PetscReal      Upair = 0;
+  PetscReal      Upair = 0, Uext = 0;
 
   PetscFunctionBeginUser;
   PetscCall(MeanfieldGather(pot, n, x, w, lambda, &N, &start));
   PetscCall(MeanfieldPairSum(pot, PAIR_PRODUCTS, t, N, start, n, &Upair, gradtheta));
+  if (F) {
+    PetscCall(MeanfieldReduce(pot, N, start, n, mf->gall));
+    for (PetscInt e = 0; e < n * dim; e++) F[e] = -mf->share[e];
+  }
   if (gradx) {
     PetscCall(MeanfieldReduce(pot, N, start, n, mf->hall));
     for (PetscInt e = 0; e < n * dim; e++) gradx[e] = -mf->share[e];
   }
-  if (mf->external) PetscCall(WLMExternalPartProducts(&mf->part, pot->theta, t, n, x, mf->wall + start, 0.0, lambda, gradx, gradtheta));
+  if (mf->external) PetscCall(WLMExternalPartProducts(&mf->part, pot->theta, t, n, x, mf->wall + start, 0.0, lambda, U ? &Uext : NULL, F, gradx, gradtheta));
+  if (U) {
+    *U = Upair + Uext;
+    PetscCall(SumOverRanks(pot, U));
+  }
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode WLMPotentialProducts_Meanfield(WLMPotential pot, PetscReal t, PetscInt n, const PetscReal *x, const PetscReal *w, const PetscReal *lambda, PetscReal *gradx, PetscReal *gradtheta)
+{
+  PetscFunctionBeginUser;
+  PetscCall(WLMPotentialForcesProducts_Meanfield(pot, t, n, x, w, lambda, NULL, NULL, gradx, gradtheta));
   PetscFunctionReturn(0);
 }
 
@@ -717,6 +732,7 @@ PETSC_EXTERN PetscErrorCode WLMPotentialCreate_Meanfield(WLMPotential pot)
   pot->ops->energy         = WLMPotentialEnergy_Meanfield;
   pot->ops->forces         = WLMPotentialForces_Meanfield;
   pot->ops->products       = WLMPotentialProducts_Meanfield;
+  pot->ops->forcesproducts = WLMPotentialForcesProducts_Meanfield;
   pot->ops->view           = WLMPotentialView_Meanfield;
   pot->ops->save           = WLMPotentialSave_Meanfield;
   pot->ops->load           = WLMPotentialLoad_Meanfield;

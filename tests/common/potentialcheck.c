@@ -279,3 +279,31 @@ PetscErrorCode WLMTestPotentialSaveLoadIdentical(WLMPotential pot, PetscReal t, 
   PetscCall(WLMPotentialDestroy(&loaded));
   PetscFunctionReturn(0);
 }
+
+/*
+   Largest relative difference between WLMPotentialComputeForcesAndProducts()
+   and separate WLMPotentialComputeForces() and WLMPotentialComputeProducts()
+   calls, over U, F and both products; one rank.
+*/
+PetscErrorCode WLMTestPotentialCombinedDifference(WLMPotential pot, PetscReal t, PetscInt n, const PetscReal x[], const PetscReal w[], uint64_t seed, PetscReal *maxdiff)
+{
+  PetscInt   dim, np;
+  PetscReal *lambda, *F[2], *G[2], *T[2], U[2];
+
+  PetscFunctionBeginUser;
+  PetscCall(WLMPotentialGetDimension(pot, &dim));
+  PetscCall(WLMPotentialGetNumParameters(pot, &np));
+  PetscCall(PetscMalloc7(n * dim, &lambda, n * dim, &F[0], n * dim, &F[1], n * dim, &G[0], n * dim, &G[1], np, &T[0], np, &T[1]));
+  PetscCall(WLMTestRandomArray(seed, n * dim, 1.0, lambda));
+  PetscCall(PetscArrayzero(T[0], np));
+  PetscCall(PetscArrayzero(T[1], np));
+  PetscCall(WLMPotentialComputeForces(pot, t, n, x, w, &U[0], F[0]));
+  PetscCall(WLMPotentialComputeProducts(pot, t, n, x, w, lambda, G[0], T[0]));
+  PetscCall(WLMPotentialComputeForcesAndProducts(pot, t, n, x, w, lambda, &U[1], F[1], G[1], T[1]));
+  *maxdiff = PetscAbsReal(U[0] - U[1]) / PetscMax(PetscAbsReal(U[0]), PETSC_SMALL);
+  *maxdiff = PetscMax(*maxdiff, MaxScaledDifference(n * dim, F[0], F[1], n * dim, F[0]));
+  *maxdiff = PetscMax(*maxdiff, MaxScaledDifference(n * dim, G[0], G[1], n * dim, G[0]));
+  *maxdiff = PetscMax(*maxdiff, MaxScaledDifference(np, T[0], T[1], np, T[0]));
+  PetscCall(PetscFree7(lambda, F[0], F[1], G[0], G[1], T[0], T[1]));
+  PetscFunctionReturn(0);
+}

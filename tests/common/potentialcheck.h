@@ -20,6 +20,7 @@ PetscErrorCode WLMTestRandomArray(uint64_t, PetscInt, PetscReal, PetscReal[]);
 PetscErrorCode WLMTestPotentialDerivatives(WLMPotential, PetscReal, PetscInt, const PetscReal[], const PetscReal[], uint64_t, WLMTestDerivativeErrors *);
 PetscErrorCode WLMTestPotentialShardedDifference(WLMPotential, WLMPotential, PetscReal, PetscInt, const PetscReal[], const PetscReal[], uint64_t, PetscReal *);
 PetscErrorCode WLMTestPotentialPermutationDifference(WLMPotential, PetscReal, PetscInt, const PetscReal[], const PetscReal[], uint64_t, PetscReal *, PetscReal *);
+PetscErrorCode WLMTestPotentialCombinedDifference(WLMPotential, PetscReal, PetscInt, const PetscReal[], const PetscReal[], uint64_t, PetscReal *);
 PetscErrorCode WLMTestPotentialSaveLoadIdentical(WLMPotential, PetscReal, PetscInt, const PetscReal[], const PetscReal[], const char[], PetscBool *);
 
 #endif

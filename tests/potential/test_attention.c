@@ -34,12 +34,15 @@ START_TEST(test_attention_derivatives)
     PetscReal               x[33], w[11];
     WLMPotential            pot;
     WLMTestDerivativeErrors err;
+    PetscReal               combined;
 
     WLMTestCall(CreateAttention(PETSC_COMM_SELF, dim, tin, hidden, heads, layers, ffn, 1 + WLMRandomInteger(&r, 5), 310 + ncase, &pot));
     WLMTestCall(WLMTestRandomArray(320 + ncase, n * dim, 1.0, x));
     WLMTestCall(WLMTestRandomArray(330 + ncase, n, 1.0, w));
     for (PetscInt i = 0; i < n; i++) w[i] = 0.2 + PetscAbsReal(w[i]);
     WLMTestCall(WLMTestPotentialDerivatives(pot, 0.6, n, x, masses ? w : NULL, 340 + ncase, &err));
+    WLMTestCall(WLMTestPotentialCombinedDifference(pot, 0.6, n, x, masses ? w : NULL, 350 + ncase, &combined));
+    ck_assert_msg(combined < 1e-13, "case %d: the combined call differs from separate calls by %g", (int)ncase, (double)combined);
     ck_assert_msg(err.forces < 1e-6, "case %d (n %d, d %d, D %d, H %d, L %d, F %d, time %d, masses %d): force error %g", (int)ncase, (int)n, (int)dim, (int)hidden, (int)heads, (int)layers, (int)ffn, (int)tin, (int)masses, (double)err.forces);
     ck_assert_msg(err.state < 1e-6, "case %d (n %d, d %d, D %d, H %d, L %d, F %d, time %d, masses %d): state product error %g", (int)ncase, (int)n, (int)dim, (int)hidden, (int)heads, (int)layers, (int)ffn, (int)tin, (int)masses, (double)err.state);
     ck_assert_msg(err.parameters < 1e-6, "case %d (n %d, d %d, D %d, H %d, L %d, F %d, time %d, masses %d): parameter product error %g", (int)ncase, (int)n, (int)dim, (int)hidden, (int)heads, (int)layers, (int)ffn, (int)tin, (int)masses, (double)err.parameters);

@@ -46,12 +46,15 @@ START_TEST(test_external_derivatives)
       PetscReal               x[36], w[12], *wp = NULL;
       WLMPotential            pot;
       WLMTestDerivativeErrors err;
+      PetscReal               combined;
 
       for (PetscInt l = 0; l < nlayers; l++) width[l] = 2 + WLMRandomInteger(&r, 9);
       WLMTestCall(CreateExternal(PETSC_COMM_SELF, dim, (PetscBool)tin, nlayers, width, (WLMActivation)act, 200 + ncase, &pot));
       WLMTestCall(WLMTestRandomArray(300 + ncase, n * dim, 1.0, x));
       WLMTestCall(RandomMasses(400 + ncase, n, w, &wp));
       WLMTestCall(WLMTestPotentialDerivatives(pot, 0.7, n, x, wp, 500 + ncase, &err));
+      WLMTestCall(WLMTestPotentialCombinedDifference(pot, 0.7, n, x, wp, 600 + ncase, &combined));
+      ck_assert_msg(combined < 1e-13, "case %d: the combined call differs from separate calls by %g", (int)ncase, (double)combined);
       ck_assert_msg(err.forces < 1e-6, "case %d (%s, time %d): force error %g", (int)ncase, WLMActivations[act], (int)tin, (double)err.forces);
       ck_assert_msg(err.state < 1e-6, "case %d (%s, time %d): state product error %g", (int)ncase, WLMActivations[act], (int)tin, (double)err.state);
       ck_assert_msg(err.parameters < 1e-6, "case %d (%s, time %d): parameter product error %g", (int)ncase, WLMActivations[act], (int)tin, (double)err.parameters);

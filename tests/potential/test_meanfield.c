@@ -71,6 +71,7 @@ START_TEST(test_meanfield_derivatives)
           PetscReal               x[33], w[11], *wp;
           WLMPotential            pot;
           WLMTestDerivativeErrors err;
+          PetscReal               combined;
 
           /* a cutoff of 1.5 with unit-normal positions leaves pairs on both sides of it */
           RandomConfig(&r, (PetscBool)tin, (PetscBool)ext, (WLMPairInput)input, cut ? 1.5 : 0.0, &c);
@@ -80,6 +81,8 @@ START_TEST(test_meanfield_derivatives)
           for (PetscInt i = 0; i < n; i++) w[i] = 0.2 + PetscAbsReal(w[i]);
           wp = (ncase % 3) ? w : NULL;
           WLMTestCall(WLMTestPotentialDerivatives(pot, 0.7, n, x, wp, 510 + ncase, &err));
+          WLMTestCall(WLMTestPotentialCombinedDifference(pot, 0.7, n, x, wp, 610 + ncase, &combined));
+          ck_assert_msg(combined < 1e-13, "case %d: the combined call differs from separate calls by %g", (int)ncase, (double)combined);
           ck_assert_msg(err.forces < 1e-6, "case %d (time %d, input %s, cutoff %d, external %d): force error %g", (int)ncase, (int)tin, WLMPairInputs[input], (int)cut, (int)ext, (double)err.forces);
           ck_assert_msg(err.state < 1e-6, "case %d (time %d, input %s, cutoff %d, external %d): state product error %g", (int)ncase, (int)tin, WLMPairInputs[input], (int)cut, (int)ext, (double)err.state);
           ck_assert_msg(err.parameters < 1e-6, "case %d (time %d, input %s, cutoff %d, external %d): parameter product error %g", (int)ncase, (int)tin, WLMPairInputs[input], (int)cut, (int)ext, (double)err.parameters);

@@ -30,15 +30,61 @@
 
 #include <wlm/private/potentialimpl.h>
 #include <wlm/wlmsys.h>
+#include <string.h>
 
 #define WLM_MLP_MAX_LAYERS 8
 
-/* Elementwise loops compiled for several instruction sets and picked at load time (GCC function multiversioning). */
+/*
+   Elementwise loops compiled for several instruction sets and picked at load
+   time (GCC function multiversioning), with multiply-adds contracted into
+   FMA instructions where the clone has them: ISO C mode turns contraction
+   off, and the AVX-512 exp is about twice as fast with it.
+*/
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-  #define WLM_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
+  #define WLM_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default"), optimize("fp-contract=fast")))
 #else
   #define WLM_VECTOR_CLONES
 #endif
+
+/*
+   exp(x) without libm, so that loops calling it vectorize: x = k ln 2 + r
+   with k = round(x / ln 2) and |r| <= ln(2)/2, exp(r) by its Taylor
+   polynomial of degree 13 (truncation below 5e-18 relative), and 2^k
+   assembled in the exponent bits.  Arguments are clamped to [-708, 709], so
+   results stay finite and normal.
+*/
+static inline PetscReal WLMExpInline(PetscReal x)
+{
+  const PetscReal log2e = 1.4426950408889634074, ln2hi = 6.93147180369123816490e-01, ln2lo = 1.90821492927058770002e-10;
+  const PetscReal shifter = 0x1.8p52; /* adding it rounds to an integer held in the low mantissa bits */
+  PetscReal       kd, k, r, p, scale;
+  uint64_t        kbits, sbits, ebits;
+
+  x  = x < -708.0 ? -708.0 : x;
+  x  = x > 709.0 ? 709.0 : x;
+  kd = x * log2e + shifter;
+  k  = kd - shifter;
+  r  = (x - k * ln2hi) - k * ln2lo;
+  p  = 1.0 / 6227020800.0;
+  p  = p * r + 1.0 / 479001600.0;
+  p  = p * r + 1.0 / 39916800.0;
+  p  = p * r + 1.0 / 3628800.0;
+  p  = p * r + 1.0 / 362880.0;
+  p  = p * r + 1.0 / 40320.0;
+  p  = p * r + 1.0 / 5040.0;
+  p  = p * r + 1.0 / 720.0;
+  p  = p * r + 1.0 / 120.0;
+  p  = p * r + 1.0 / 24.0;
+  p  = p * r + 1.0 / 6.0;
+  p  = p * r + 0.5;
+  p  = p * r + 1.0;
+  p  = p * r + 1.0;
+  memcpy(&kbits, &kd, sizeof(kbits));
+  memcpy(&sbits, &shifter, sizeof(sbits));
+  ebits = (kbits - sbits + 1023) << 52; /* k + 1023 lies in [2, 2046]: a normal exponent */
+  memcpy(&scale, &ebits, sizeof(scale));
+  return p * scale;
+}
 
 PETSC_EXTERN void           WLMDenseExp(PetscInt, const PetscReal[], PetscReal[]);
 PETSC_EXTERN PetscErrorCode WLMDenseActivate(WLMActivation, PetscInt, PetscReal[], PetscReal[], PetscReal[]);
@@ -108,7 +154,7 @@ typedef struct {
 PETSC_EXTERN PetscErrorCode WLMExternalPartSetUp(WLMExternalPart *, PetscInt, PetscBool);
 PETSC_EXTERN PetscErrorCode WLMExternalPartDestroy(WLMExternalPart *);
 PETSC_EXTERN PetscErrorCode WLMExternalPartEvaluate(WLMExternalPart *, const PetscReal[], PetscReal, PetscInt, const PetscReal[], const PetscReal[], PetscReal, PetscReal *, PetscReal[]);
-PETSC_EXTERN PetscErrorCode WLMExternalPartProducts(WLMExternalPart *, const PetscReal[], PetscReal, PetscInt, const PetscReal[], const PetscReal[], PetscReal, const PetscReal[], PetscReal[], PetscReal[]);
+PETSC_EXTERN PetscErrorCode WLMExternalPartProducts(WLMExternalPart *, const PetscReal[], PetscReal, PetscInt, const PetscReal[], const PetscReal[], PetscReal, const PetscReal[], PetscReal *, PetscReal[], PetscReal[], PetscReal[]);
 PETSC_EXTERN PetscErrorCode WLMExternalPartSetFromOptions(WLMExternalPart *, PetscOptionItems *);
 PETSC_EXTERN PetscErrorCode WLMExternalPartSave(WLMExternalPart *, hid_t);
 PETSC_EXTERN PetscErrorCode WLMExternalPartLoad(WLMExternalPart *, hid_t);
