@@ -49,18 +49,15 @@
    potential makes, and summing the shares over the ranks (the trainer's
    gradient allreduce) gives the gradient.
 
-   Memory: the forward pass stores the stage vectors of every step in PETSc's
-   memory trajectory, each a state vector of 2 n dim reals on this rank:
-   3 per step for wlmverlet (the state at the start of the step, the state
-   after the drift, the accelerations at both ends), s per step for an s-stage
-   RK method.
-   With -ts_trajectory_solution_only the trajectory keeps one state per step
-   and recomputes each step once in the reverse pass (one more force
-   evaluation per step).  The reverse pass of wlmverlet costs one force
+   Memory: the forward pass stores the stage vectors of every step in the
+   trajectory TSTRAJECTORYWLMTAPE, each a state vector of 2 n dim reals on
+   this rank: 3 per step for wlmverlet (the state at the start of the step,
+   the state after the drift, the accelerations at both ends), s per step for
+   an s-stage RK method.  The reverse pass of wlmverlet costs one force
    product (a Hessian-vector product and the parameter product) per step plus
    one; RK costs s products per step.  Workspaces are sized by the first
-   rollout with a given particle count and reused; a longer rollout extends
-   the stored steps once.
+   rollout with a given particle count and reused; a rollout longer than any
+   before extends the stored steps (geometrically, so rarely).
 */
 #ifndef WLMDYNAMICS_H
 #define WLMDYNAMICS_H
@@ -74,6 +71,8 @@ PETSC_EXTERN PetscClassId WLMDYNAMICS_CLASSID;
 
 /* The damped velocity Verlet TS type; it integrates only a TS set up by WLMDynamics. */
 #define TSWLMVERLET "wlmverlet"
+/* The in-memory trajectory of rollouts; stores the stage vectors of every step. */
+#define TSTRAJECTORYWLMTAPE "wlmtape"
 
 typedef enum {
   WLM_FRICTION_EXACT,    /* dv/dt = -gamma v + a, friction applied as exact decay */

@@ -53,7 +53,8 @@ PetscErrorCode WLMDynamicsCreate(MPI_Comm comm, WLMDynamics *dyn)
   PetscCall(TSAdaptSetType(adapt, TSADAPTNONE));
   PetscCall(TSSetSaveTrajectory(d->ts));
   PetscCall(TSGetTrajectory(d->ts, &tj));
-  PetscCall(TSTrajectorySetType(tj, d->ts, TSTRAJECTORYMEMORY));
+  PetscCall(TSTrajectorySetType(tj, d->ts, TSTRAJECTORYWLMTAPE));
+  PetscCall(TSTrajectorySetUseHistory(tj, PETSC_FALSE));
   *dyn = d;
   PetscFunctionReturn(0);
 }
@@ -234,8 +235,7 @@ PetscErrorCode WLMDynamicsSetOptionsPrefix(WLMDynamics dyn, const char prefix[])
 . -wlm_friction_variant <exact>          - exact, or reference (compatibility with the authors' code)
 . -wlm_substeps <1>                      - equal steps per output interval
 . -ts_dt <dt>                            - fixed step instead of substeps; the last step before an output time is shortened
-. -ts_type <wlmverlet>                   - wlmverlet, or rk with -ts_rk_type 1fe, 2a, 3, 3bs or 4
-- -ts_trajectory_solution_only <false>   - store one state per step and recompute the step in the reverse pass
+- -ts_type <wlmverlet>                   - wlmverlet, or rk with -ts_rk_type 1fe, 2a, 3, 3bs or 4
 
   Notes:
   Rollouts set the TS start time, step sizes and number of steps themselves,

@@ -19,7 +19,7 @@ PetscErrorCode WLMDynamicsFinalizePackage(void)
 }
 
 /*@
-  WLMDynamicsInitializePackage - Registers the WLMDynamics class, the TS type TSWLMVERLET and the log events; called by WLMInitializePackage().
+  WLMDynamicsInitializePackage - Registers the WLMDynamics class, the TS type TSWLMVERLET, the trajectory type TSTRAJECTORYWLMTAPE and the log events; called by WLMInitializePackage().
 
   Notes:
   Log events: WLMDynRollout and WLMDynAdjoint cover a whole rollout and its
@@ -35,6 +35,7 @@ PetscErrorCode WLMDynamicsInitializePackage(void)
   PetscCall(WLMPotentialInitializePackage());
   PetscCall(PetscClassIdRegister("WLMDynamics", &WLMDYNAMICS_CLASSID));
   PetscCall(TSRegister(TSWLMVERLET, TSCreate_WLMVerlet));
+  PetscCall(TSTrajectoryRegister(TSTRAJECTORYWLMTAPE, TSTrajectoryCreate_WLMTape));
   PetscCall(PetscLogEventRegister("WLMDynRollout", WLMDYNAMICS_CLASSID, &WLMDYNAMICS_Rollout));
   PetscCall(PetscLogEventRegister("WLMDynAdjoint", WLMDYNAMICS_CLASSID, &WLMDYNAMICS_Adjoint));
   PetscCall(PetscLogEventRegister("WLMVerletStep", WLMDYNAMICS_CLASSID, &WLMDYNAMICS_Step));

@@ -38,9 +38,8 @@ PetscErrorCode WLMDynamicsResetParticles(WLMDynamics dyn)
 /* Creates the state, cotangents, shells and workspaces for n particles on this rank and attaches them to the TS. */
 static PetscErrorCode SetUpParticles(WLMDynamics dyn, PetscInt n)
 {
-  MPI_Comm     comm = PetscObjectComm((PetscObject)dyn);
-  PetscInt     nd   = n * dyn->dim;
-  TSTrajectory tj;
+  MPI_Comm comm = PetscObjectComm((PetscObject)dyn);
+  PetscInt nd   = n * dyn->dim;
 
   PetscFunctionBeginUser;
   if (n == dyn->n) PetscFunctionReturn(0);
@@ -61,14 +60,6 @@ static PetscErrorCode SetUpParticles(WLMDynamics dyn, PetscInt n)
   PetscCall(TSSetRHSJacobian(dyn->ts, dyn->J, dyn->J, WLMDynamicsRHSJacobian, dyn));
   PetscCall(TSSetRHSJacobianP(dyn->ts, dyn->Jp, WLMDynamicsRHSJacobianP, dyn));
   PetscCall(TSSetCostGradients(dyn->ts, 1, &dyn->lambda, &dyn->mu));
-  PetscCall(TSGetTrajectory(dyn->ts, &tj));
-  if (!tj) {
-    /* TSReset() destroyed the trajectory; recreate it with the same default */
-    PetscCall(TSSetSaveTrajectory(dyn->ts));
-    PetscCall(TSGetTrajectory(dyn->ts, &tj));
-    PetscCall(TSTrajectorySetType(tj, dyn->ts, TSTRAJECTORYMEMORY));
-    PetscCall(TSTrajectorySetFromOptions(tj, dyn->ts));
-  }
   PetscFunctionReturn(0);
 }
 
@@ -173,8 +164,10 @@ static PetscErrorCode CheckTS(WLMDynamics dyn)
   PetscCheck(same, comm, PETSC_ERR_SUP, "Rollouts take fixed steps, but the TS adaptor is %s; remove -ts_adapt_type or set it to none", adapttype);
   PetscCall(TSGetTrajectory(dyn->ts, &tj));
   PetscCall(TSTrajectoryGetType(tj, dyn->ts, &tjtype));
-  PetscCall(PetscStrcmp(tjtype, TSTRAJECTORYMEMORY, &same));
-  PetscCheck(same, comm, PETSC_ERR_SUP, "Rollouts keep their steps in memory; -ts_trajectory_type %s is not supported, use memory", tjtype);
+  PetscCall(PetscStrcmp(tjtype, TSTRAJECTORYWLMTAPE, &same));
+  PetscCheck(same, comm, PETSC_ERR_SUP, "Rollouts store their steps with the trajectory type %s; -ts_trajectory_type %s is not supported", TSTRAJECTORYWLMTAPE, tjtype);
+  PetscCall(TSTrajectoryGetSolutionOnly(tj, &same));
+  PetscCheck(!same, comm, PETSC_ERR_SUP, "Rollouts store the stages of every step; remove -ts_trajectory_solution_only");
   PetscFunctionReturn(0);
 }
 
@@ -241,7 +234,6 @@ PetscErrorCode WLMDynamicsRollout(WLMDynamics dyn, PetscInt n, const PetscReal w
   MPI_Comm           comm = PetscObjectComm((PetscObject)dyn);
   PetscInt           nd, step;
   PetscScalar       *u;
-  TSTrajectory       tj;
   TSConvergedReason  reason;
 
   PetscFunctionBeginUser;
@@ -264,9 +256,7 @@ PetscErrorCode WLMDynamicsRollout(WLMDynamics dyn, PetscInt n, const PetscReal w
   else PetscCall(PetscArrayzero(u + nd, nd));
   PetscCall(VecRestoreArray(dyn->U, &u));
 
-  /* the same TS runs every rollout: rewind it and drop the previous trajectory */
-  PetscCall(TSGetTrajectory(dyn->ts, &tj));
-  if (tj->setupcalled) PetscCall(TSTrajectoryReset(tj));
+  /* the same TS runs every rollout: rewind it (storing step 0 also rewinds the trajectory) */
   PetscCall(TSWLMVerletRestart(dyn->ts));
   PetscCall(TSSetTime(dyn->ts, t0));
   PetscCall(TSSetStepNumber(dyn->ts, 0));

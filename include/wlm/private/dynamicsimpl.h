@@ -89,6 +89,7 @@ typedef struct {
 PETSC_INTERN PetscErrorCode WLMDynamicsGetVerletCoefficients(WLMDynamics, PetscReal, WLMVerletCoefficients *);
 
 PETSC_INTERN PetscErrorCode TSCreate_WLMVerlet(TS);
+PETSC_INTERN PetscErrorCode TSTrajectoryCreate_WLMTape(TSTrajectory, TS);
 PETSC_INTERN PetscErrorCode TSWLMVerletRestart(TS);
 
 #endif
