@@ -50,4 +50,7 @@ PETSC_EXTERN PetscErrorCode WLMLossCompute(WLMLoss, PetscInt, const PetscReal[],
 PETSC_EXTERN PetscErrorCode WLMLossSinkhornTransportMap(WLMLoss, PetscInt, const PetscReal[], const PetscReal[], PetscInt, const PetscReal[], const PetscReal[], PetscReal[]);
 PETSC_EXTERN PetscErrorCode WLMLossEstimateBlur(MPI_Comm, PetscInt, PetscInt, const PetscReal[], PetscInt, uint64_t, PetscReal *);
 
+PETSC_EXTERN PetscErrorCode WLMLossSinkhornSetTolerances(WLMLoss, PetscReal, PetscInt);
+PETSC_EXTERN PetscErrorCode WLMLossSinkhornGetStepCount(WLMLoss, PetscInt *);
+
 #endif

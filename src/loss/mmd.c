@@ -1,0 +1,134 @@
+/*
+   mmd_gaussian and energy: squared maximum mean discrepancies between
+   weighted clouds (x_i, a_i) and (y_j, b_j), masses of total 1, for a kernel k:
+
+     MMD^2 = sum_ik a_i a_k k(x_i, x_k) + sum_jl b_j b_l k(y_j, y_l) - 2 sum_ij a_i b_j k(x_i, y_j)
+
+     mmd_gaussian  k(x, y) = exp(-|x - y|^2 / (2 sigma^2)),  sigma = blur
+     energy        k(x, y) = -|x - y|, which gives the energy distance
+                   2 E|X - Y| - E|X - X'| - E|Y - Y'|
+
+   (GeomLoss reports half of these values.)  Both are non-negative and vanish
+   for equal clouds.  Gradient with respect to x_i:
+
+     dMMD^2/dx_i = 2 a_i ( sum_k a_k grad_1 k(x_i, x_k) - sum_j b_j grad_1 k(x_i, y_j) ),
+     grad_1 k = -k (x - y) / sigma^2 (Gaussian),  -(x - y) / |x - y| (energy, 0 where x = y).
+
+   One pass over the pairs (i, j) and one over the pairs k > i of each cloud
+   give all sums; see pairs.c.
+*/
+#include <wlm/private/lossimpl.h>
+
+/* MMD^2 with the kernel of the loss type; Gaussian when gaussian is true, energy otherwise. */
+static PetscErrorCode MMDCompute(WLMLoss loss, PetscBool gaussian, PetscReal *value, PetscReal gradx[])
+{
+  const WLMLossClouds *cl  = &loss->clouds;
+  const PetscInt       N = cl->N, M = cl->M, dim = cl->dim;
+  const PetscReal      sigma2 = loss->blur_used * loss->blur_used;
+  WLMLossPairPass      pass[3];
+  PetscReal            kxy = 0, kxx = 0, kyy = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMemzero(pass, sizeof(pass)));
+  for (PetscInt p = 0; p < 3; p++) {
+    pass[p].kernel   = gaussian ? WLM_PAIR_GAUSSIAN : WLM_PAIR_DISTANCE;
+    pass[p].scale    = gaussian ? -0.5 / sigma2 : 0;
+    pass[p].self     = p > 0 ? PETSC_TRUE : PETSC_FALSE;
+    pass[p].gradient = gradx && p < 2 ? PETSC_TRUE : PETSC_FALSE;
+  }
+  pass[0].nrow = N;
+  pass[0].ncol = M;
+  pass[0].rowt = cl->xt;
+  pass[0].colt = cl->yt;
+  pass[0].roww = cl->a;
+  pass[0].colw = cl->b;
+  pass[1].nrow = pass[1].ncol = N;
+  pass[1].rowt = pass[1].colt = cl->xt;
+  pass[1].roww = pass[1].colw = cl->a;
+  pass[2].nrow = pass[2].ncol = M;
+  pass[2].rowt = pass[2].colt = cl->yt;
+  pass[2].roww = pass[2].colw = cl->b;
+  PetscCall(WLMLossPairSums(loss, 3, pass));
+
+  /* the diagonal pairs add k(0) = 1 for the Gaussian and 0 for the distance */
+  for (PetscInt i = 0; i < N; i++) {
+    kxy += cl->a[i] * pass[0].rowsum[i];
+    kxx += cl->a[i] * (pass[1].rowsum[i] + (gaussian ? cl->a[i] : 0));
+  }
+  for (PetscInt j = 0; j < M; j++) kyy += cl->b[j] * (pass[2].rowsum[j] + (gaussian ? cl->b[j] : 0));
+  /* the energy kernel is minus the distance that the pass sums */
+  *value = gaussian ? kxx + kyy - 2 * kxy : 2 * kxy - kxx - kyy;
+
+  if (gradx) {
+    /* sum_j b_j h_ij (x_i - y_j) = x_i grad[0][i] - grad[1 + k][i]; grad_1 k = -(x - y) h / sigma^2 or -(x - y) h */
+    const PetscReal factor = gaussian ? -2.0 / sigma2 : -2.0;
+
+    for (PetscInt i = 0; i < cl->n; i++) {
+      const PetscInt gi = cl->xstart + i;
+
+      for (PetscInt k = 0; k < dim; k++) {
+        const PetscReal xk    = cl->xt[k * N + gi];
+        const PetscReal cross = xk * pass[0].grad[gi] - pass[0].grad[(1 + k) * N + gi];
+        const PetscReal self  = xk * pass[1].grad[gi] - pass[1].grad[(1 + k) * N + gi];
+
+        gradx[i * dim + k] = factor * cl->a[gi] * (self - cross);
+      }
+    }
+  }
+  PetscCall(PetscLogFlops(4.0 * (N + M) + (gradx ? 8.0 * dim * cl->n : 0)));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode WLMLossCompute_MMDGaussian(WLMLoss loss, PetscReal *value, PetscReal gradx[])
+{
+  PetscFunctionBeginUser;
+  PetscCall(MMDCompute(loss, PETSC_TRUE, value, gradx));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode WLMLossCompute_Energy(WLMLoss loss, PetscReal *value, PetscReal gradx[])
+{
+  PetscFunctionBeginUser;
+  PetscCall(MMDCompute(loss, PETSC_FALSE, value, gradx));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode WLMLossView_MMDGaussian(WLMLoss loss, PetscViewer viewer)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscViewerASCIIPrintf(viewer, "kernel exp(-|x - y|^2 / (2 blur^2))\n"));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode WLMLossView_Energy(WLMLoss loss, PetscViewer viewer)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscViewerASCIIPrintf(viewer, "kernel -|x - y| (energy distance; the blur is not used)\n"));
+  PetscFunctionReturn(0);
+}
+
+/*MC
+  WLMLOSSMMDGAUSSIAN - "mmd_gaussian": squared maximum mean discrepancy with the Gaussian kernel exp(-|x - y|^2 / (2 blur^2)).
+
+  Options Database Key:
+. -wlm_loss_blur <blur> - kernel width
+M*/
+PETSC_EXTERN PetscErrorCode WLMLossCreate_MMDGaussian(WLMLoss loss)
+{
+  PetscFunctionBeginUser;
+  loss->ops->compute = WLMLossCompute_MMDGaussian;
+  loss->ops->view    = WLMLossView_MMDGaussian;
+  PetscFunctionReturn(0);
+}
+
+/*MC
+  WLMLOSSENERGY - "energy": the energy distance 2 E|X - Y| - E|X - X'| - E|Y - Y'|, the squared MMD of the kernel -|x - y|.
+M*/
+PETSC_EXTERN PetscErrorCode WLMLossCreate_Energy(WLMLoss loss)
+{
+  PetscFunctionBeginUser;
+  loss->ops->compute = WLMLossCompute_Energy;
+  loss->ops->view    = WLMLossView_Energy;
+  loss->needs_blur   = PETSC_FALSE;
+  PetscFunctionReturn(0);
+}
