@@ -38,3 +38,9 @@ PetscBool WLMTrainerSignalReceived(void)
 {
   return wlm_signal_received ? PETSC_TRUE : PETSC_FALSE;
 }
+
+/* Forgets a received signal once the trainer has acted on it, so a later run in the same process starts clean. */
+void WLMTrainerSignalClear(void)
+{
+  wlm_signal_received = 0;
+}

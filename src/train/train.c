@@ -80,6 +80,7 @@ PetscErrorCode WLMTrainerTrain(WLMTrainer tr)
     if (Due(tr->step, tr->eval_every) && tr->step < tr->steps) PetscCall(WLMTrainerEvaluate(tr, PETSC_FALSE));
     if (Due(tr->step, tr->checkpoint_every) && tr->step < tr->steps) PetscCall(WLMTrainerSaveCheckpoint(tr, path));
     if (tr->stop_requested) {
+      WLMTrainerSignalClear();
       PetscCall(WLMTrainerSaveCheckpoint(tr, path));
       PetscCall(PetscPrintf(comm, "Received a stop signal: wrote %s at step %" PetscInt_FMT " of %" PetscInt_FMT "; continue with -wlm_restart\n", path, tr->step, tr->steps));
       PetscFunctionReturn(0);

@@ -125,5 +125,6 @@ PETSC_EXTERN PetscErrorCode WLMTrainerWritePredictions(WLMTrainer, const char[],
 /* signals (signals.c) */
 PETSC_EXTERN PetscErrorCode WLMTrainerInstallSignalHandlers(void);
 PETSC_EXTERN PetscBool      WLMTrainerSignalReceived(void);
+PETSC_EXTERN void           WLMTrainerSignalClear(void);
 
 #endif
