@@ -238,6 +238,7 @@ PetscErrorCode WLMDynamicsRollout(WLMDynamics dyn, PetscInt n, const PetscReal w
 
   PetscFunctionBeginUser;
   PetscValidHeaderSpecific(dyn, WLMDYNAMICS_CLASSID, 1);
+  dyn->adjoint_ready = PETSC_FALSE;
   PetscCheck(n >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "Particle count %" PetscInt_FMT " is negative", n);
   PetscCheck(n == 0 || x0, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "Start positions x0 are NULL for %" PetscInt_FMT " particles", n);
   PetscCheck(nout < 1 || (times && X), PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "Output times and the position arrays X are required");
