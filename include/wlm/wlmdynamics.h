@@ -50,10 +50,10 @@
    gradient allreduce) gives the gradient.
 
    Memory: the forward pass stores the stage vectors of every step in the
-   trajectory TSTRAJECTORYWLMTAPE, each a state vector of 2 n dim reals on
-   this rank: 3 per step for wlmverlet (the state at the start of the step,
-   the state after the drift, the accelerations at both ends), s per step for
-   an s-stage RK method.  The reverse pass of wlmverlet costs one force
+   trajectory TSTRAJECTORYWLMTAPE.  Each is a state vector of 2 n dim reals
+   on this rank.  wlmverlet stores 3 per step (the state at the start of the
+   step, the state after the drift, the accelerations at both ends), and an
+   s-stage RK method stores s.  The reverse pass of wlmverlet costs one force
    product (a Hessian-vector product and the parameter product) per step plus
    one; RK costs s products per step.  Workspaces are sized by the first
    rollout with a given particle count and reused; a rollout longer than any

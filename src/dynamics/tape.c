@@ -15,9 +15,9 @@
    (measured with -malloc_debug on PETSc 3.18).
 
    Why not TSTRAJECTORYMEMORY: in PETSc 3.18 its stack is sized when the
-   trajectory is set up, so a later, longer rollout needs a new trajectory,
-   and a memory trajectory created after an adjoint solve crashed at its
-   first step past the old size in TSTrajectorySet() (seen on this build).
+   trajectory is set up, so a later, longer rollout needs a new trajectory.
+   On this build a memory trajectory created after an adjoint solve crashed
+   in TSTrajectorySet() at the first step past the old size.
 */
 #include <wlm/private/dynamicsimpl.h>
 #include <petsc/private/tsimpl.h>

@@ -77,7 +77,7 @@ START_TEST(test_friction_and_steps)
 }
 END_TEST
 
-/* RK types whose 3.18 parameter gradient is wrong, TS types without a supported adjoint, adaptive steps, disk trajectories */
+/* RK types whose 3.18 parameter gradient is wrong, TS types without a supported adjoint, adaptive steps, other trajectory types */
 START_TEST(test_unsupported_integrators)
 {
   const char *const bad_rk[] = {TSRK2B, TSRK5F, TSRK5DP, TSRK5BS, TSRK6VR};
