@@ -168,7 +168,7 @@ static PetscErrorCode CheckTS(WLMDynamics dyn)
       PetscCall(PetscStrcmp(rktype, good_rk[i], &same));
       good = (PetscBool)(good || same);
     }
-    PetscCheck(good, comm, PETSC_ERR_SUP, "TSRK type %s has no correct parameter gradient in PETSc 3.18 (a zero stage weight skips its parameter Jacobian); use -ts_rk_type 1fe, 2a, 3, 3bs or 4", rktype);
+    PetscCheck(good, comm, PETSC_ERR_SUP, "TSRK type %s gives a wrong parameter gradient in PETSc 3.18; use -ts_rk_type 1fe, 2a, 3, 3bs or 4", rktype);
     PetscCall(PetscSNPrintf(integrator, sizeof(integrator), "%s %s", type, rktype));
   } else PetscCall(PetscStrncpy(integrator, type, sizeof(integrator)));
   PetscCall(TSGetAdapt(dyn->ts, &adapt));
