@@ -57,8 +57,8 @@
    s-stage RK method stores s.  The reverse pass of wlmverlet costs one force
    product (a Hessian-vector product and the parameter product) per step plus
    one; RK costs s products per step.  Workspaces are sized by the first
-   rollout with a given particle count and reused; a rollout longer than any
-   before extends the stored steps (geometrically, so rarely).
+   rollout with a given particle count and reused.  A rollout longer than any
+   before extends the stored steps to its own length, once.
 */
 #ifndef WLMDYNAMICS_H
 #define WLMDYNAMICS_H
