@@ -21,9 +21,10 @@
 
    rk (TSRK) with -ts_rk_type 1fe, 2a, 3, 3bs or 4 integrates
    f(U) = (V, -gamma V + a(X, t)) and uses PETSc's RK adjoint with shell
-   Jacobians.  The other RK types are rejected because their parameter
-   gradient is wrong in PETSc 3.18 (a stage weight b_i = 0 skips the
-   parameter Jacobian of that stage).
+   Jacobians.  The other RK types are rejected: with PETSc 3.18 their
+   parameter gradients are wrong by 1% to 13% in the rollout test (2b, 5f,
+   5dp, 5bs, 6vr, 7vr, 8vr checked against finite differences), while their
+   state gradients are right.
 
    Compatibility variant (-wlm_friction_variant reference): the update of the
    authors' reference code, with c = m dt/2 + (1 - m),
@@ -50,14 +51,14 @@
    gradient allreduce) gives the gradient.
 
    Memory: the forward pass stores the stage vectors of every step in the
-   trajectory TSTRAJECTORYWLMTAPE, each a state vector of 2 n dim reals on
-   this rank: 3 per step for wlmverlet (the state at the start of the step,
-   the state after the drift, the accelerations at both ends), s per step for
-   an s-stage RK method.  The reverse pass of wlmverlet costs one force
+   trajectory TSTRAJECTORYWLMTAPE.  Each is a state vector of 2 n dim reals
+   on this rank.  wlmverlet stores 3 per step (the state at the start of the
+   step, the state after the drift, the accelerations at both ends), and an
+   s-stage RK method stores s.  The reverse pass of wlmverlet costs one force
    product (a Hessian-vector product and the parameter product) per step plus
    one; RK costs s products per step.  Workspaces are sized by the first
-   rollout with a given particle count and reused; a rollout longer than any
-   before extends the stored steps (geometrically, so rarely).
+   rollout with a given particle count and reused.  A rollout longer than any
+   before extends the stored steps to its own length, once.
 */
 #ifndef WLMDYNAMICS_H
 #define WLMDYNAMICS_H

@@ -305,9 +305,9 @@ PetscErrorCode WLMDynamicsSetUp(WLMDynamics dyn)
   Not Collective
 
   Notes:
-  The rollout sets the start time, step sizes, step count, solution,
-  right-hand side, Jacobians, cost gradients and post-step function of this TS
-  and resets its trajectory; do not replace them.
+  Do not replace what the rollouts set on this TS: the start time, step
+  sizes, step count, solution, right-hand side, Jacobians, cost gradients,
+  post-step function and trajectory.
 @*/
 PetscErrorCode WLMDynamicsGetTS(WLMDynamics dyn, TS *ts)
 {

@@ -15,7 +15,7 @@
    parameter gradient and no reduction happens per stage.
 
    PETSc's RK adjoint calls J^T and then Jp^T on the same cotangent at the
-   same stage; one potential product gives both, so the second call takes
+   same stage.  One potential product gives both, so the second call takes
    the cached result.
 */
 #include <wlm/private/dynamicsimpl.h>

@@ -10,8 +10,8 @@
    Adjoint: with the cotangent lambda of the state set to dL/dU(t_k), the
    adjoint runs back to t_{k-1} (TSAdjointSetSteps()), dL/dU(t_{k-1}) is added
    to lambda, and so on down to t0.  The parameter cotangent mu has local size
-   nparam + 1 on every rank and accumulates this rank's share of
-   (dL/dtheta, dL/dlog gamma) over all steps; it is never reduced here.
+   nparam + 1 on every rank.  It accumulates this rank's share of
+   (dL/dtheta, dL/dlog gamma) over all steps and is never reduced here.
 */
 #include <wlm/private/dynamicsimpl.h>
 #include <petsc/private/tsimpl.h>
@@ -87,6 +87,17 @@ static PetscErrorCode SetMasses(WLMDynamics dyn, const PetscReal w[])
   PetscFunctionReturn(0);
 }
 
+/*
+   Number of steps for an output interval of length len: the substeps, or
+   ceil(len / dt) for a fixed step.  A last step shorter than 1e-9 dt comes
+   from rounding of an interval that is a multiple of dt and is merged.
+*/
+static PetscInt IntervalSteps(WLMDynamics dyn, PetscReal len)
+{
+  if (dyn->dt <= 0) return dyn->substeps;
+  return PetscMax(1, (PetscInt)PetscCeilReal(len / dyn->dt - 1e-9));
+}
+
 /* Validates the output times and fills plantime and outstep; the arrays grow only when a rollout needs more room. */
 static PetscErrorCode PlanSteps(WLMDynamics dyn, PetscReal t0, PetscInt nout, const PetscReal times[])
 {
@@ -98,12 +109,7 @@ static PetscErrorCode PlanSteps(WLMDynamics dyn, PetscReal t0, PetscInt nout, co
   PetscCheck(times[0] > t0, comm, PETSC_ERR_ARG_OUTOFRANGE, "Output time t_1 = %g must be later than the start time t0 = %g", (double)times[0], (double)t0);
   for (PetscInt m = 1; m < nout; m++) PetscCheck(times[m] > times[m - 1], comm, PETSC_ERR_ARG_OUTOFRANGE, "Output times must increase: t_%" PetscInt_FMT " = %g follows t_%" PetscInt_FMT " = %g", m + 1, (double)times[m], m, (double)times[m - 1]);
 
-  /* a last step shorter than 1e-9 dt comes from rounding of an interval that is a multiple of dt; merge it */
-  for (PetscInt m = 0; m < nout; m++) {
-    const PetscReal len = times[m] - (m ? times[m - 1] : t0);
-
-    nsteps += dyn->dt > 0 ? PetscMax(1, (PetscInt)PetscCeilReal(len / dyn->dt - 1e-9)) : dyn->substeps;
-  }
+  for (PetscInt m = 0; m < nout; m++) nsteps += IntervalSteps(dyn, times[m] - (m ? times[m - 1] : t0));
   if (nsteps + 1 > dyn->nsteps_alloc) {
     PetscCall(PetscFree(dyn->plantime));
     PetscCall(PetscMalloc1(nsteps + 1, &dyn->plantime));
@@ -119,7 +125,7 @@ static PetscErrorCode PlanSteps(WLMDynamics dyn, PetscReal t0, PetscInt nout, co
   dyn->outstep[0]  = 0;
   for (PetscInt m = 0; m < nout; m++) {
     const PetscReal ta = m ? times[m - 1] : t0, tb = times[m];
-    const PetscInt  steps = dyn->dt > 0 ? PetscMax(1, (PetscInt)PetscCeilReal((tb - ta) / dyn->dt - 1e-9)) : dyn->substeps;
+    const PetscInt  steps = IntervalSteps(dyn, tb - ta);
 
     for (PetscInt s = 1; s < steps; s++) dyn->plantime[j + s] = dyn->dt > 0 ? ta + s * dyn->dt : ta + (tb - ta) * ((PetscReal)s / (PetscReal)steps);
     j += steps;
@@ -131,7 +137,12 @@ static PetscErrorCode PlanSteps(WLMDynamics dyn, PetscReal t0, PetscInt nout, co
   PetscFunctionReturn(0);
 }
 
-/* Rejects integrators, adaptors and trajectory types whose gradients are missing or wrong. */
+/*
+   Rejects integrators, adaptors and trajectory types whose gradients are
+   missing or wrong.  When the integrator differs from the one the TS last
+   ran, the TS is reset, because PETSc keeps the adjoint workspaces of the
+   old type otherwise.
+*/
 static PetscErrorCode CheckTS(WLMDynamics dyn)
 {
   static const char *const good_rk[] = {TSRK1FE, TSRK2A, TSRK3, TSRK3BS, TSRK4};
@@ -142,6 +153,7 @@ static PetscErrorCode CheckTS(WLMDynamics dyn)
   TSTrajectory             tj;
   TSTrajectoryType         tjtype;
   PetscBool                isverlet, isrk, good = PETSC_FALSE, same;
+  char                     integrator[64];
 
   PetscFunctionBeginUser;
   PetscCall(TSGetType(dyn->ts, &type));
@@ -156,8 +168,9 @@ static PetscErrorCode CheckTS(WLMDynamics dyn)
       PetscCall(PetscStrcmp(rktype, good_rk[i], &same));
       good = (PetscBool)(good || same);
     }
-    PetscCheck(good, comm, PETSC_ERR_SUP, "TSRK type %s has no correct parameter gradient in PETSc 3.18 (a zero stage weight skips its parameter Jacobian); use -ts_rk_type 1fe, 2a, 3, 3bs or 4", rktype);
-  }
+    PetscCheck(good, comm, PETSC_ERR_SUP, "TSRK type %s gives a wrong parameter gradient in PETSc 3.18; use -ts_rk_type 1fe, 2a, 3, 3bs or 4", rktype);
+    PetscCall(PetscSNPrintf(integrator, sizeof(integrator), "%s %s", type, rktype));
+  } else PetscCall(PetscStrncpy(integrator, type, sizeof(integrator)));
   PetscCall(TSGetAdapt(dyn->ts, &adapt));
   PetscCall(TSAdaptGetType(adapt, &adapttype));
   PetscCall(PetscStrcmp(adapttype, TSADAPTNONE, &same));
@@ -168,6 +181,10 @@ static PetscErrorCode CheckTS(WLMDynamics dyn)
   PetscCheck(same, comm, PETSC_ERR_SUP, "Rollouts store their steps with the trajectory type %s; -ts_trajectory_type %s is not supported", TSTRAJECTORYWLMTAPE, tjtype);
   PetscCall(TSTrajectoryGetSolutionOnly(tj, &same));
   PetscCheck(!same, comm, PETSC_ERR_SUP, "Rollouts store the stages of every step; remove -ts_trajectory_solution_only");
+
+  PetscCall(PetscStrcmp(integrator, dyn->integrator, &same));
+  if (!same) PetscCall(WLMDynamicsResetParticles(dyn));
+  PetscCall(PetscStrncpy(dyn->integrator, integrator, sizeof(dyn->integrator)));
   PetscFunctionReturn(0);
 }
 
@@ -221,8 +238,8 @@ PetscErrorCode WLMDynamicsPostStep(TS ts)
   The step plan is described in WLMDynamicsSetSubsteps() and
   WLMDynamicsSetTimeStep().  The rollout stores what its adjoint needs;
   call WLMDynamicsRolloutAdjoint() before the next rollout to differentiate
-  it.  The first rollout with a given n sizes the workspaces; later ones
-  reuse them, and a rollout with more steps than any before extends the
+  it.  The first rollout with a given n sizes the workspaces, and later
+  ones reuse them.  A rollout with more steps than any before extends the
   trajectory storage once.
 
   Level: beginner
@@ -238,6 +255,7 @@ PetscErrorCode WLMDynamicsRollout(WLMDynamics dyn, PetscInt n, const PetscReal w
 
   PetscFunctionBeginUser;
   PetscValidHeaderSpecific(dyn, WLMDYNAMICS_CLASSID, 1);
+  dyn->adjoint_ready = PETSC_FALSE;
   PetscCheck(n >= 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "Particle count %" PetscInt_FMT " is negative", n);
   PetscCheck(n == 0 || x0, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "Start positions x0 are NULL for %" PetscInt_FMT " particles", n);
   PetscCheck(nout < 1 || (times && X), PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "Output times and the position arrays X are required");

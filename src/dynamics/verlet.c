@@ -162,7 +162,7 @@ static PetscErrorCode TSAdjointStep_WLMVerlet(TS ts)
     vl->pending[i] = k.c1 * lam[nd + i];
     lam[nd + i] *= k.m;
   }
-  PetscCall(PetscLogFlops(14.0 * nd));
+  PetscCall(PetscLogFlops(18.0 * nd));
 
   /* at step 0 nothing precedes: take the product at x_0 now */
   if (step == 0) {

@@ -77,10 +77,10 @@ START_TEST(test_friction_and_steps)
 }
 END_TEST
 
-/* RK types whose 3.18 parameter gradient is wrong, TS types without a supported adjoint, adaptive steps, disk trajectories */
+/* RK types whose 3.18 parameter gradient is wrong, TS types without a supported adjoint, adaptive steps, other trajectory types */
 START_TEST(test_unsupported_integrators)
 {
-  const char *const bad_rk[] = {TSRK2B, TSRK5F, TSRK5DP, TSRK5BS, TSRK6VR};
+  const char *const bad_rk[] = {TSRK2B, TSRK5F, TSRK5DP, TSRK5BS, TSRK6VR, TSRK7VR, TSRK8VR};
   const PetscReal   times[1] = {0.5};
   Problem           p;
   TS                ts;
@@ -93,7 +93,7 @@ START_TEST(test_unsupported_integrators)
   WLMTestCall(TSSetType(ts, TSRK));
   for (size_t i = 0; i < PETSC_STATIC_ARRAY_LENGTH(bad_rk); i++) {
     WLMTestCall(TSRKSetType(ts, bad_rk[i]));
-    WLMTestCall(PetscSNPrintf(fragment, sizeof(fragment), "TSRK type %s has no correct parameter gradient", bad_rk[i]));
+    WLMTestCall(PetscSNPrintf(fragment, sizeof(fragment), "TSRK type %s gives a wrong parameter gradient", bad_rk[i]));
     WLMTestExpectError(Rollout(&p, 0.0, 1, times), PETSC_ERR_SUP, fragment);
     WLMTestExpectError(Rollout(&p, 0.0, 1, times), PETSC_ERR_SUP, "use -ts_rk_type 1fe, 2a, 3, 3bs or 4");
   }

@@ -103,6 +103,36 @@ START_TEST(test_reuse_sizes_horizons)
 }
 END_TEST
 
+/* Switching the integrator of a used object gives the gradient of a fresh object with that integrator. */
+static void CheckSwitch(const WLMTestIntegrator *first, const WLMTestIntegrator *second)
+{
+  WLMTestRollout fresh, used;
+  PetscReal      Lf, Lu, gf[6], gu[6], lgf, lgu, dxf[22], dvf[22], dxu[22], dvu[22];
+
+  WLMTestCall(WLMTestRolloutCreate(PETSC_COMM_WORLD, WLMPOTENTIALWELLPAIR, 9, 2, PETSC_TRUE, 81, &fresh));
+  WLMTestCall(WLMTestRolloutCreate(PETSC_COMM_WORLD, WLMPOTENTIALWELLPAIR, 9, 2, PETSC_TRUE, 81, &used));
+  WLMTestCall(WLMTestRolloutConfigure(&fresh, second, 0.3));
+  WLMTestCall(WLMTestRolloutConfigure(&used, first, 0.3));
+  WLMTestCall(TrainingStep(&used, &Lu));
+  WLMTestCall(WLMTestRolloutConfigure(&used, second, 0.3));
+  WLMTestCall(WLMTestRolloutGradient(&fresh, &Lf, gf, &lgf, dxf, dvf));
+  WLMTestCall(WLMTestRolloutGradient(&used, &Lu, gu, &lgu, dxu, dvu));
+  ck_assert_msg(Lf == Lu, "%s after %s: loss %.17g, fresh %.17g", second->name, first->name, Lu, Lf);
+  ck_assert_mem_eq(gf, gu, sizeof(gf));
+  ck_assert_msg(lgf == lgu, "%s after %s: dL/dlog gamma %.17g, fresh %.17g", second->name, first->name, lgu, lgf);
+  ck_assert_mem_eq(dxf, dxu, sizeof(PetscReal) * fresh.n * 2);
+  ck_assert_mem_eq(dvf, dvu, sizeof(PetscReal) * fresh.n * 2);
+  WLMTestCall(WLMTestRolloutDestroy(&fresh));
+  WLMTestCall(WLMTestRolloutDestroy(&used));
+}
+
+START_TEST(test_switch_integrator)
+{
+  CheckSwitch(&verlet, &rk4);
+  CheckSwitch(&rk4, &verlet);
+}
+END_TEST
+
 START_TEST(test_views)
 {
   WLMTestRollout p;
@@ -142,6 +172,7 @@ Suite *WLMTestSuite(void)
   WLMTestRegisterWellPair();
   tcase_add_test(tc, test_repeat_no_growth);
   tcase_add_test(tc, test_reuse_sizes_horizons);
+  tcase_add_test(tc, test_switch_integrator);
   tcase_add_test(tc, test_views);
   suite_add_tcase(s, tc);
   return s;

@@ -15,8 +15,8 @@
      grad_{x_m} (L . F) = -w_m H_V(x_m) L_m - w_m sum_j w_j H_W(x_m - x_j) (L_m - L_j).
 
    Pair sums need every particle, so a sharded model gathers the positions
-   (and the cotangent) of all ranks in each call; fine for tests and
-   moderate N, O(N^2) work.
+   (and the cotangent) of all ranks in each call.  The O(N^2) work suits
+   tests and moderate N.
 */
 #include "wellpair.h"
 #include <wlm/private/potentialimpl.h>

@@ -1,6 +1,6 @@
 /*
    A Gaussian well plus a soft Gaussian pair repulsion, registered as the
-   potential type "wellpair" for the dynamics tests and benchmark; the
+   potential type "wellpair" for the dynamics tests and benchmark.  The
    formulas are in wellpair.c.
 */
 #ifndef WLMTEST_WELLPAIR_H

@@ -52,6 +52,7 @@ struct _p_WLMDynamics {
   PetscInt  *outstep;   /* step index of each output time, [nout + 1], outstep[0] = 0 */
   PetscReal *const *Xout, *const *Vout; /* caller's output arrays during WLMDynamicsRollout() */
   PetscInt   nextout;   /* next output to record */
+  char       integrator[64]; /* TS type (and RK type) the TS was set up for; a change resets the TS */
   PetscBool  in_rollout;
   PetscBool  adjoint_ready; /* a rollout is stored and its adjoint not yet taken */
 
