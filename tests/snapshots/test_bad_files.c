@@ -304,7 +304,7 @@ static const BadCase cases[] = {
   {"missing offset", NULL, DeleteOffset, NULL, 0, PETSC_ERR_FILE_UNEXPECTED, "dataset /snapshots/offset is missing"},
   {"position is a group", NULL, PositionAsGroup, NULL, 0, PETSC_ERR_FILE_UNEXPECTED, "/snapshots/position is not a dataset"},
   {"position 1-D", PositionOneDimensional, NULL, NULL, 0, PETSC_ERR_FILE_UNEXPECTED, "/snapshots/position has 1 dimensions; it must have 2"},
-  {"integer positions", PositionInteger, NULL, NULL, 0, PETSC_ERR_FILE_UNEXPECTED, "/snapshots/position holds integer values"},
+  {"integer positions", PositionInteger, NULL, NULL, 0, PETSC_ERR_FILE_UNEXPECTED, "/snapshots/position contains integer values"},
   {"no snapshots", NoSnapshots, NULL, NULL, 0, PETSC_ERR_FILE_UNEXPECTED, "/snapshots/time is empty"},
   {"NaN time", NanTime, NULL, NULL, 0, PETSC_ERR_FILE_UNEXPECTED, "/snapshots/time[1] = nan is not finite"},
   {"decreasing times", DecreasingTimes, NULL, NULL, 0, PETSC_ERR_FILE_UNEXPECTED, "/snapshots/time[2] = 0.5 is not greater than time[1] = 1;"},

@@ -22,7 +22,7 @@ static char help[] = "Measures the write and read rate of snapshot files (WLMSna
 #include <fcntl.h>
 #include <unistd.h>
 
-/* Writes a file's dirty pages and asks the kernel to drop its cached pages. */
+/* Writes a file's dirty pages to the device and advises the kernel to drop its cached pages. */
 static PetscErrorCode DropFromPageCache(const char file[])
 {
   int fd;
@@ -68,7 +68,7 @@ int main(int argc, char **argv)
   PetscOptionsEnd();
   PetscCheck(repeat >= 1 && repeat <= 16, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "-repeat %" PetscInt_FMT " is invalid; use 1 to 16", repeat);
 
-  /* ---------- Build the set: snapshot k holds n/T particles, each rank an even block ---------- */
+  /* ---------- Build the set: snapshot k contains n/T particles, each rank an even block ---------- */
   PetscCall(WLMSnapshotsCreate(PETSC_COMM_WORLD, &snap));
   PetscCall(WLMSnapshotsSetDimension(snap, dim));
   {
