@@ -452,6 +452,21 @@ static PetscErrorCode CheckRows(WLMSnapshots snap, const char fn[])
   PetscFunctionReturn(0);
 }
 
+/* Both phases: the checks on rank 0, the layout, the parallel read and the row checks. */
+static PetscErrorCode LoadChecked(WLMSnapshots snap, const char filename[])
+{
+  FileLayout  L;
+  PetscReal  *time;
+  PetscInt64 *count, *offset;
+
+  PetscFunctionBeginUser;
+  PetscCall(CheckFileOnRankZero(snap, filename, &L, &time, &count, &offset));
+  PetscCall(SetUpLayout(snap, &L, time, count, offset));
+  PetscCall(ReadParallel(snap, filename));
+  PetscCall(CheckRows(snap, filename));
+  PetscFunctionReturn(0);
+}
+
 /*@
   WLMSnapshotsLoad - Reads and validates a snapshot file, replacing what the set held.
 
@@ -472,15 +487,12 @@ static PetscErrorCode CheckRows(WLMSnapshots snap, const char fn[])
   masses non-negative with a positive total per snapshot.  Every failure raises PETSC_ERR_FILE_OPEN (the file cannot be
   opened) or PETSC_ERR_FILE_UNEXPECTED (its contents are invalid) with a
   message that names the file, the dataset, the snapshot and the value, and
-  every rank raises the same error.  After an error the set has no usable
-  snapshots; destroy it or load another file.
+  every rank raises the same error.  After an error the set is empty.
 @*/
 PetscErrorCode WLMSnapshotsLoad(WLMSnapshots snap, const char filename[])
 {
-  FileLayout  L;
-  PetscReal  *time;
-  PetscInt64 *count, *offset;
-  PetscInt    dim;
+  PetscInt       dim;
+  PetscErrorCode ierr;
 
   PetscFunctionBeginUser;
   PetscValidHeaderSpecific(snap, WLMSNAPSHOTS_CLASSID, 1);
@@ -488,10 +500,11 @@ PetscErrorCode WLMSnapshotsLoad(WLMSnapshots snap, const char filename[])
   dim = snap->nsnap > 0 ? -1 : snap->dim; /* a dimension set on an empty set is a requirement on the file */
   PetscCall(WLMSnapshotsResetData(snap));
   snap->dim = dim;
-  PetscCall(CheckFileOnRankZero(snap, filename, &L, &time, &count, &offset));
-  PetscCall(SetUpLayout(snap, &L, time, count, offset));
-  PetscCall(ReadParallel(snap, filename));
-  PetscCall(CheckRows(snap, filename));
+  ierr = LoadChecked(snap, filename);
   PetscCall(PetscLogEventEnd(WLMSNAPSHOTS_Load, snap, 0, 0, 0));
+  if (ierr) {
+    PetscCall(WLMSnapshotsResetData(snap));
+    PetscCall(ierr);
+  }
   PetscFunctionReturn(0);
 }
