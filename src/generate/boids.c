@@ -22,7 +22,7 @@
    direction of the last drift), at t = 0 the initial one.
 
    Parallel layout: each rank updates its own particles and gathers every
-   position and velocity once per step; the neighbour sums run over the
+   position and velocity once per step.  The neighbour sums run over the
    gathered arrays in global index order, so results do not depend on the
    rank count.
 */
@@ -129,7 +129,7 @@ static PetscErrorCode BoidsStep(WLMGenerator gen, Boids *b, PetscReal h)
       for (PetscInt k = 0; k < dim; k++) xi[k] += b->noise * PetscSqrtReal(h) * WLMRandomNormal(&b->streams[i]);
     }
   }
-  /* distance and neighbour sums per pair, normalisation and update per particle */
+  /* upper bound: every pair counted as neighbours (distance 3 dim, sums 4 dim), plus normalisation and update */
   PetscCall(PetscLogFlops((PetscLogDouble)gen->n * ((gen->N - 1) * (3.0 * dim + 4.0 * dim) + 8.0 * dim + 2)));
   PetscCall(PetscLogEventEnd(WLMGENERATOR_Step, gen, 0, 0, 0));
   PetscFunctionReturn(0);

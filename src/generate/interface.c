@@ -353,7 +353,7 @@ PetscErrorCode WLMGeneratorGenerate(WLMGenerator gen, WLMSnapshots snap)
   PetscCall(WLMGeneratorSetUp(gen));
   PetscCall(WLMSnapshotsGetNumSnapshots(snap, &T));
   PetscCall(WLMSnapshotsGetDistribution(snap, &dist));
-  PetscCheck(T == 0, PetscObjectComm((PetscObject)gen), PETSC_ERR_ARG_WRONGSTATE, "The set already holds %" PetscInt_FMT " snapshots; generate into an empty set", T);
+  PetscCheck(T == 0, PetscObjectComm((PetscObject)gen), PETSC_ERR_ARG_WRONGSTATE, "The set already contains %" PetscInt_FMT " snapshots; generate into an empty set", T);
   PetscCheck(dist == WLM_SNAPSHOTS_SHARDED, PetscObjectComm((PetscObject)gen), PETSC_ERR_ARG_WRONGSTATE, "Generate into a sharded set; each rank adds only its own particles");
   PetscCall(WLMSnapshotsSetDimension(snap, gen->dim));
   PetscCall(PetscLogEventBegin(WLMGENERATOR_Generate, gen, 0, 0, 0));

@@ -308,7 +308,7 @@ static PetscErrorCode ReadOneAttribute(WLMSnapshots snap, hid_t loc, const char 
   PetscFunctionReturn(0);
 }
 
-/* Reads every root attribute except the reserved ones, in creation-independent name order. */
+/* Reads every root attribute except the reserved ones, in alphabetical order. */
 PetscErrorCode WLMSnapshotsAttributesRead(WLMSnapshots snap, hid_t loc)
 {
   H5O_info_t info;

@@ -1,7 +1,7 @@
 /*
    Row checks shared by WLMSnapshotsLoad() and WLMSnapshotsAddSnapshot():
    finite positions and velocities, finite non-negative masses.  A rank scans
-   its own rows; the ranks then agree on the first bad row in file order so
+   its own rows.  The ranks then agree on the first bad row in file order, so
    that all of them raise the same error.
 */
 #include "snapshotsimpl.h"

@@ -53,7 +53,7 @@ PetscErrorCode WLMSnapshotsSetDistribution(WLMSnapshots snap, WLMSnapshotsDistri
 {
   PetscFunctionBeginUser;
   PetscValidHeaderSpecific(snap, WLMSNAPSHOTS_CLASSID, 1);
-  PetscCheck(snap->nsnap == 0 || dist == snap->distribution, PetscObjectComm((PetscObject)snap), PETSC_ERR_ARG_WRONGSTATE, "Cannot change the distribution of a set that already holds %" PetscInt_FMT " snapshots; set it before loading or adding", snap->nsnap);
+  PetscCheck(snap->nsnap == 0 || dist == snap->distribution, PetscObjectComm((PetscObject)snap), PETSC_ERR_ARG_WRONGSTATE, "Cannot change the distribution of a set that already contains %" PetscInt_FMT " snapshots; set it before loading or adding", snap->nsnap);
   snap->distribution = dist;
   PetscFunctionReturn(0);
 }
@@ -138,8 +138,8 @@ PetscErrorCode WLMSnapshotsSetFromOptions(WLMSnapshots snap)
   Notes:
   The file is still under its temporary name, so what the callback writes is
   part of the atomic replacement.  Parallel HDF5 requires that every rank make
-  the same object-creation and attribute calls with the same values; datasets
-  may be written by one rank with the others selecting nothing.  The trainer
+  the same object-creation and attribute calls with the same values.  A
+  dataset may be written by one rank while the others select nothing.  The trainer
   uses this to store model metadata beside predicted snapshots.
 @*/
 PetscErrorCode WLMSnapshotsSetSaveCallback(WLMSnapshots snap, PetscErrorCode (*callback)(WLMSnapshots, hid_t, void *), void *ctx)
@@ -223,7 +223,7 @@ PetscErrorCode WLMSnapshotsResetData(WLMSnapshots snap)
 /*
   Agrees on the size, time and optional fields of a new snapshot over the
   ranks: N = sum of n (sharded) or n (replicated), and for each optional field
-  whether it is present.  A rank with no rows has no say about the fields.
+  whether it is present.  Ranks without rows are not counted for the fields.
 */
 static PetscErrorCode AgreeOnNewSnapshot(WLMSnapshots snap, PetscReal t, PetscInt n, const void *v, const void *w, const void *id, PetscInt64 *N, PetscBool has[3])
 {
@@ -296,7 +296,7 @@ static PetscErrorCode CheckNewRows(WLMSnapshots snap, PetscReal t, PetscInt n, P
 
   Notes:
   Sharded sets take the blocks in rank order, so snapshot k consists of rank
-  0's rows followed by rank 1's; the blocks may have any sizes, including 0.
+  0's rows followed by rank 1's.  The blocks may have any sizes, including 0.
   The first snapshot decides which of velocities, masses and identifiers the
   set carries; later snapshots must give the same ones.  The data are copied.
 @*/

@@ -9,10 +9,9 @@
 
    Phase 2 (all ranks, MPI-IO): each rank reads its rows of every snapshot
    with one collective H5Dread per dataset, the file selection being the union
-   of one hyperslab per snapshot.  The rows are then checked on each rank
-   (finite values, non-negative masses) and the first bad row over all ranks
-   is agreed on with reductions; total masses per snapshot are summed over the
-   ranks.
+   of one hyperslab per snapshot.  Each rank then checks its rows (finite
+   values, non-negative masses), and reductions find the first bad row over
+   all ranks.  The total mass of each snapshot is summed over the ranks.
 */
 #include "snapshotsimpl.h"
 #include <unistd.h>
@@ -130,8 +129,8 @@ static PetscErrorCode CheckCoordinateList(const char fn[], hid_t file, const cha
 }
 
 /*
-  Checks that /snapshots/<name> exists (when required), holds values of class
-  cls and has rank dimensions; returns whether it exists and its extents.
+  Checks that /snapshots/<name> exists (when required), contains values of
+  class cls and has rank dimensions.  Returns whether it exists and its extents.
 */
 static PetscErrorCode CheckDataset(const char fn[], hid_t group, const char name[], PetscBool required, H5T_class_t cls, PetscInt rank, PetscBool *exists, hsize_t dims[])
 {
@@ -148,7 +147,7 @@ static PetscErrorCode CheckDataset(const char fn[], hid_t group, const char name
   WLMCallHDF5(name, H5Oget_info_by_name2, (group, name, &info, H5O_INFO_BASIC, H5P_DEFAULT));
   PetscCheck(info.type == H5O_TYPE_DATASET, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "File \"%s\": /snapshots/%s is not a dataset; it must be an array", fn, name);
   PetscCall(WLMH5GetDatasetClass(group, name, &found));
-  PetscCheck(found == cls, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "File \"%s\": dataset /snapshots/%s holds %s values; it must hold %s values", fn, name, ClassName(found), ClassName(cls));
+  PetscCheck(found == cls, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "File \"%s\": dataset /snapshots/%s contains %s values; it must contain %s values", fn, name, ClassName(found), ClassName(cls));
   PetscCall(WLMH5GetDatasetShape(group, name, &frank, dims));
   PetscCheck(frank == rank, PETSC_COMM_SELF, PETSC_ERR_FILE_UNEXPECTED, "File \"%s\": dataset /snapshots/%s has %" PetscInt_FMT " dimensions; it must have %" PetscInt_FMT, fn, name, frank, rank);
   PetscFunctionReturn(0);
@@ -254,7 +253,7 @@ static PetscErrorCode CheckFile(const char fn[], PetscInt expected_dim, FileLayo
 /*
   Runs the phase-1 checks on rank 0 with errors returned instead of printed,
   broadcasts the verdict, and raises the same error on every rank.  On
-  success every rank holds the layout and the time, count and offset tables.
+  success every rank has the layout and the time, count and offset tables.
 */
 static PetscErrorCode CheckFileOnRankZero(WLMSnapshots snap, const char fn[], FileLayout *L, PetscReal **time, PetscInt64 **count, PetscInt64 **offset)
 {
@@ -397,7 +396,7 @@ static PetscErrorCode ReadParallel(WLMSnapshots snap, const char fn[])
   PetscFunctionReturn(0);
 }
 
-/* Finds the snapshot that holds a given row of the file's datasets. */
+/* Finds the snapshot that contains a given row of the file's datasets. */
 static PetscInt SnapshotOfRow(WLMSnapshots snap, PetscInt64 row)
 {
   PetscInt lo = 0, hi = snap->nsnap - 1;
@@ -453,6 +452,21 @@ static PetscErrorCode CheckRows(WLMSnapshots snap, const char fn[])
   PetscFunctionReturn(0);
 }
 
+/* Both phases: the checks on rank 0, the layout, the parallel read and the row checks. */
+static PetscErrorCode LoadChecked(WLMSnapshots snap, const char filename[])
+{
+  FileLayout  L;
+  PetscReal  *time;
+  PetscInt64 *count, *offset;
+
+  PetscFunctionBeginUser;
+  PetscCall(CheckFileOnRankZero(snap, filename, &L, &time, &count, &offset));
+  PetscCall(SetUpLayout(snap, &L, time, count, offset));
+  PetscCall(ReadParallel(snap, filename));
+  PetscCall(CheckRows(snap, filename));
+  PetscFunctionReturn(0);
+}
+
 /*@
   WLMSnapshotsLoad - Reads and validates a snapshot file, replacing what the set held.
 
@@ -464,22 +478,21 @@ static PetscErrorCode CheckRows(WLMSnapshots snap, const char fn[])
 
   Notes:
   Sharded sets give rank r of p the rows [start, start + n) of every snapshot
-  with n = N/p (plus one for the first N mod p ranks).  Validation covers
-  the format name and version, the dimension, the presence, types and shapes
-  of the datasets, finite strictly increasing times, offsets that are the
-  running sum of the counts, at least one particle per snapshot, finite
-  positions and velocities, and non-negative masses with a positive total per
-  snapshot.  Every failure raises PETSC_ERR_FILE_OPEN (the file cannot be
+  with n = N/p (plus one for the first N mod p ranks).
+
+  Validation covers the format name and version, the dimension, and the
+  presence, types and shapes of the datasets.  Times must be finite and
+  strictly increasing, offsets the running sum of the counts, and every
+  snapshot must have a particle.  Positions and velocities must be finite,
+  masses non-negative with a positive total per snapshot.  Every failure raises PETSC_ERR_FILE_OPEN (the file cannot be
   opened) or PETSC_ERR_FILE_UNEXPECTED (its contents are invalid) with a
   message that names the file, the dataset, the snapshot and the value, and
-  every rank raises the same error.
+  every rank raises the same error.  After an error the set is empty.
 @*/
 PetscErrorCode WLMSnapshotsLoad(WLMSnapshots snap, const char filename[])
 {
-  FileLayout  L;
-  PetscReal  *time;
-  PetscInt64 *count, *offset;
-  PetscInt    dim;
+  PetscInt       dim;
+  PetscErrorCode ierr;
 
   PetscFunctionBeginUser;
   PetscValidHeaderSpecific(snap, WLMSNAPSHOTS_CLASSID, 1);
@@ -487,10 +500,11 @@ PetscErrorCode WLMSnapshotsLoad(WLMSnapshots snap, const char filename[])
   dim = snap->nsnap > 0 ? -1 : snap->dim; /* a dimension set on an empty set is a requirement on the file */
   PetscCall(WLMSnapshotsResetData(snap));
   snap->dim = dim;
-  PetscCall(CheckFileOnRankZero(snap, filename, &L, &time, &count, &offset));
-  PetscCall(SetUpLayout(snap, &L, time, count, offset));
-  PetscCall(ReadParallel(snap, filename));
-  PetscCall(CheckRows(snap, filename));
+  ierr = LoadChecked(snap, filename);
   PetscCall(PetscLogEventEnd(WLMSNAPSHOTS_Load, snap, 0, 0, 0));
+  if (ierr) {
+    PetscCall(WLMSnapshotsResetData(snap));
+    PetscCall(ierr);
+  }
   PetscFunctionReturn(0);
 }

@@ -1,10 +1,10 @@
 /*
    WLMSnapshotsSave: parallel, atomic writing of a snapshot file.
 
-   Every rank opens the temporary file with MPI-IO, the ranks create the
-   datasets together, and each writes its rows of every snapshot with one
-   collective H5Dwrite per dataset (rank 0 alone writes the small time, count
-   and offset tables, and all rows of a replicated set).  After the file is
+   Every rank opens the temporary file with MPI-IO, and the ranks create the
+   datasets together.  Each rank writes its rows of every snapshot with one
+   collective H5Dwrite per dataset.  Rank 0 alone writes the small time, count
+   and offset tables, and all rows of a replicated set.  After the file is
    closed, rank 0 renames it to the final name, so a reader never sees a
    partly written file.
 */
@@ -142,7 +142,7 @@ PetscErrorCode WLMSnapshotsSave(WLMSnapshots snap, const char filename[])
 
   PetscFunctionBeginUser;
   PetscValidHeaderSpecific(snap, WLMSNAPSHOTS_CLASSID, 1);
-  PetscCheck(snap->nsnap >= 1, comm, PETSC_ERR_ARG_WRONGSTATE, "Cannot save \"%s\": the set holds no snapshots", filename);
+  PetscCheck(snap->nsnap >= 1, comm, PETSC_ERR_ARG_WRONGSTATE, "Cannot save \"%s\": the set contains no snapshots", filename);
   PetscCall(PetscLogEventBegin(WLMSNAPSHOTS_Save, snap, 0, 0, 0));
   PetscCall(WLMFileTemporaryName(filename, tmp, sizeof(tmp)));
   WLMCallHDF5Return(fapl, tmp, H5Pcreate, (H5P_FILE_ACCESS));
@@ -153,6 +153,8 @@ PetscErrorCode WLMSnapshotsSave(WLMSnapshots snap, const char filename[])
   WLMCallHDF5(tmp, H5Pclose, (fapl));
   PetscCheck(file >= 0, comm, PETSC_ERR_FILE_OPEN, "Could not create \"%s\"; check that its directory exists and is writable", tmp);
 
+  /* NOTE: an error from here on leaves filename.tmp behind, and no fsync precedes the rename, so the
+     replacement is atomic for readers but not guaranteed to survive a crash of the machine. */
   PetscCall(WriteContents(snap, file));
   if (snap->savecallback) PetscCall((*snap->savecallback)(snap, file, snap->savecallbackctx));
   WLMCallHDF5(tmp, H5Fclose, (file));

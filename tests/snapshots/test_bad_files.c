@@ -304,7 +304,7 @@ static const BadCase cases[] = {
   {"missing offset", NULL, DeleteOffset, NULL, 0, PETSC_ERR_FILE_UNEXPECTED, "dataset /snapshots/offset is missing"},
   {"position is a group", NULL, PositionAsGroup, NULL, 0, PETSC_ERR_FILE_UNEXPECTED, "/snapshots/position is not a dataset"},
   {"position 1-D", PositionOneDimensional, NULL, NULL, 0, PETSC_ERR_FILE_UNEXPECTED, "/snapshots/position has 1 dimensions; it must have 2"},
-  {"integer positions", PositionInteger, NULL, NULL, 0, PETSC_ERR_FILE_UNEXPECTED, "/snapshots/position holds integer values"},
+  {"integer positions", PositionInteger, NULL, NULL, 0, PETSC_ERR_FILE_UNEXPECTED, "/snapshots/position contains integer values"},
   {"no snapshots", NoSnapshots, NULL, NULL, 0, PETSC_ERR_FILE_UNEXPECTED, "/snapshots/time is empty"},
   {"NaN time", NanTime, NULL, NULL, 0, PETSC_ERR_FILE_UNEXPECTED, "/snapshots/time[1] = nan is not finite"},
   {"decreasing times", DecreasingTimes, NULL, NULL, 0, PETSC_ERR_FILE_UNEXPECTED, "/snapshots/time[2] = 0.5 is not greater than time[1] = 1;"},
@@ -355,6 +355,7 @@ START_TEST(test_bad_file)
   const char    *msg = NULL;
   WLMSnapshots   snap;
   PetscErrorCode ierr;
+  PetscInt       T;
 
   PetscSNPrintf(fn, sizeof(fn), "snapshots-bad-%02d-np%d.h5", _i, wlm_test_size);
   if (wlm_test_rank == 0) WLMTestCall(WriteCase(c, fn));
@@ -366,6 +367,7 @@ START_TEST(test_bad_file)
   ierr = WLMSnapshotsLoad(snap, fn);
   PetscPopErrorHandler();
   WLMTestRunQuietly(ierr, &msg);
+  WLMTestCall(WLMSnapshotsGetNumSnapshots(snap, &T));
   WLMTestCall(WLMSnapshotsDestroy(&snap));
   MPI_Barrier(PETSC_COMM_WORLD);
   if (wlm_test_rank == 0) remove(fn);
@@ -373,6 +375,7 @@ START_TEST(test_bad_file)
   ck_assert_msg(ierr == c->code, "case \"%s\": error %d, expected %d (message: %s)", c->name, (int)ierr, (int)c->code, msg ? msg : "");
   ck_assert_msg(msg && strstr(msg, c->fragment), "case \"%s\": message does not mention \"%s\": %s", c->name, c->fragment, msg ? msg : "(none)");
   ck_assert_msg(strstr(msg, fn), "case \"%s\": message does not name the file %s: %s", c->name, fn, msg);
+  ck_assert_msg(T == 0, "case \"%s\": the set kept %" PetscInt_FMT " snapshots after the error", c->name, T);
 }
 END_TEST
 

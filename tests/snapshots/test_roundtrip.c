@@ -356,7 +356,7 @@ START_TEST(test_add_errors)
   WLMTestCall(WLMSnapshotsCreate(PETSC_COMM_WORLD, &snap));
   WLMTestExpectError(WLMSnapshotsAddSnapshot(snap, 0.0, n, x, NULL, NULL, NULL), PETSC_ERR_ARG_WRONGSTATE, "Set the dimension");
   WLMTestExpectError(WLMSnapshotsSetDimension(snap, 0), PETSC_ERR_ARG_OUTOFRANGE, "Dimension 0");
-  WLMTestExpectError(WLMSnapshotsSave(snap, "never-written.h5"), PETSC_ERR_ARG_WRONGSTATE, "holds no snapshots");
+  WLMTestExpectError(WLMSnapshotsSave(snap, "never-written.h5"), PETSC_ERR_ARG_WRONGSTATE, "contains no snapshots");
   WLMTestCall(WLMSnapshotsSetDimension(snap, 3));
   WLMTestExpectError(WLMSnapshotsAddSnapshot(snap, 0.0, 0, NULL, NULL, NULL, NULL), PETSC_ERR_ARG_OUTOFRANGE, "has no particles");
   WLMTestCall(WLMSnapshotsAddSnapshot(snap, 0.0, n, x, NULL, w, NULL));
@@ -374,7 +374,7 @@ START_TEST(test_add_errors)
   WLMTestCall(WLMSnapshotsAddSnapshot(snap, 1.0, n, x, NULL, w, NULL));
   WLMTestExpectError(WLMSnapshotsGetSnapshot(snap, 2, &s), PETSC_ERR_ARG_OUTOFRANGE, "Snapshot index 2");
   WLMTestExpectError(WLMSnapshotsSetAttribute(snap, "dim", "7"), PETSC_ERR_ARG_WRONG, "\"dim\" is written by the format itself");
-  WLMTestExpectError(WLMSnapshotsSetDistribution(snap, WLM_SNAPSHOTS_REPLICATED), PETSC_ERR_ARG_WRONGSTATE, "already holds 2 snapshots");
+  WLMTestExpectError(WLMSnapshotsSetDistribution(snap, WLM_SNAPSHOTS_REPLICATED), PETSC_ERR_ARG_WRONGSTATE, "already contains 2 snapshots");
   WLMTestCall(WLMSnapshotsDestroy(&snap));
 }
 END_TEST

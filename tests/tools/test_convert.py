@@ -121,19 +121,23 @@ class NpzTest(ConverterTest):
         partial = X.copy()
         partial[2, 1, 0] = np.nan
         self.reject("positions[2, 1] = [nan,", "npz", self.write_npz("partial.npz", positions=partial), "-o", out)
+
         infinite = X.copy()
         infinite[1, 3, 1] = np.inf
         self.reject("positions[1, 3, 1] is infinite", "npz", self.write_npz("inf.npz", positions=infinite), "-o", out)
+
         empty = X.copy()
         empty[2] = np.nan
         self.reject("snapshot 2 has no particles", "npz", self.write_npz("empty.npz", positions=empty), "-o", out)
         self.reject("must be a numeric array of shape (T, N, d)", "npz", self.write_npz("flat.npz", positions=X[0]), "-o", out)
         self.reject("velocities has shape (3, 4, 2) but positions has (3, 5, 2)", "npz",
                     self.write_npz("shape.npz", positions=X, velocities=V[:, :4]), "-o", out)
+
         nanv = V.copy()
         nanv[2, 0, 1] = np.nan
         self.reject("velocities[2, 0, 1] = nan for a particle whose position is given", "npz",
                     self.write_npz("nanv.npz", positions=X, velocities=nanv), "-o", out)
+
         good = self.write_npz("good.npz", positions=X, velocities=V)
         self.reject("--times gives 2 times but the input has 3 snapshots", "npz", good, "-o", out, "--times", "0,1")
         self.reject("times must increase strictly", "npz", good, "-o", out, "--times", "0,2,1")
@@ -141,6 +145,7 @@ class NpzTest(ConverterTest):
         self.reject("has no array 'x'; its arrays are positions, velocities", "npz", good, "-o", out, "--positions-key", "x")
         self.reject("has no array 'v'", "npz", good, "-o", out, "--velocities-key", "v")
         self.reject("coordinate_names = 'x,y,z' lists 3 entries but the data have 2 coordinates", "npz", good, "-o", out, "--coordinate-names", "x,y,z")
+
         with open(self.path("text.npz"), "w") as f:
             f.write("not an archive\n")
         self.reject("cannot read", "npz", self.path("text.npz"), "-o", out)

@@ -3,8 +3,8 @@
 The files (ocean_vortex_small.npz and ocean_vortex_big.npz, arrays positions
 and velocities of shape (T, N, 2)) are not part of the repository.  They are
 looked for in $WLM_DATA_DIR, else in the directory given as the last argument.
-When either is absent the test exits with status 77, which meson reports as
-skipped, and says where it looked.
+When either is absent the test prints the directory it searched and exits with
+status 77, which meson reports as skipped.
 
 Usage: test_ocean.py TOOLS_DIR SNAPSHOTS_INSPECT MPIEXEC DEFAULT_DATA_DIR
 """
