@@ -54,6 +54,7 @@ PETSC_EXTERN PetscErrorCode WLMTrainerTrain(WLMTrainer);
 PETSC_EXTERN PetscErrorCode WLMTrainerEvaluate(WLMTrainer, PetscBool);
 PETSC_EXTERN PetscErrorCode WLMTrainerEvaluateCheckpoint(WLMTrainer);
 PETSC_EXTERN PetscErrorCode WLMTrainerForecast(WLMTrainer);
+PETSC_EXTERN PetscErrorCode WLMTrainerProbe(WLMTrainer);
 PETSC_EXTERN PetscErrorCode WLMTrainerView(WLMTrainer, PetscViewer);
 PETSC_EXTERN PetscErrorCode WLMTrainerDestroy(WLMTrainer *);
 

@@ -1,6 +1,6 @@
 static char help[] = "wlm_mpi: learn the mechanics of a population from snapshots (Wasserstein Lagrangian Mechanics),\n"
                      "then forecast and interpolate it.\n\n"
-                     "  mpirun -n P wlm_mpi -options_file configs/<experiment>.yaml [-wlm_mode train|evaluate|forecast]\n\n"
+                     "  mpirun -n P wlm_mpi -options_file configs/<experiment>.yaml [-wlm_mode train|evaluate|forecast|probe]\n\n"
                      "Particles follow dx/dt = v, dv/dt = -gamma v + F(X)/w with F = -grad U_theta(X), a learned potential\n"
                      "energy of the whole population and a learned friction gamma.  Options are listed below by object;\n"
                      "every option can also be given in a YAML file (nested keys joined by underscores).\n\n";
@@ -12,6 +12,7 @@ static char help[] = "wlm_mpi: learn the mechanics of a population from snapshot
      train     learn U_theta and gamma from -wlm_data, evaluate, write outputs
      evaluate  load -wlm_checkpoint and evaluate it on the protocol of the options
      forecast  load -wlm_checkpoint and roll a population out to -wlm_forecast_times
+     probe     load -wlm_checkpoint and write the potential felt by a test particle on a grid
 
    Any error on any rank ends the whole job (MPI_Abort), so a batch job never
    waits in a collective for a rank that has already failed.
@@ -22,9 +23,10 @@ static char help[] = "wlm_mpi: learn the mechanics of a population from snapshot
 typedef enum {
   MODE_TRAIN,
   MODE_EVALUATE,
-  MODE_FORECAST
+  MODE_FORECAST,
+  MODE_PROBE
 } Mode;
-static const char *const Modes[] = {"train", "evaluate", "forecast", "Mode", "MODE_", NULL};
+static const char *const Modes[] = {"train", "evaluate", "forecast", "probe", "Mode", "MODE_", NULL};
 
 /* Reads the mode and the checkpoint used by evaluate and forecast. */
 static PetscErrorCode ReadDriverOptions(Mode *mode, char checkpoint[], size_t len)
@@ -32,7 +34,7 @@ static PetscErrorCode ReadDriverOptions(Mode *mode, char checkpoint[], size_t le
   PetscFunctionBeginUser;
   *mode = MODE_TRAIN;
   PetscOptionsBegin(PETSC_COMM_WORLD, NULL, "wlm_mpi driver", NULL);
-  PetscCall(PetscOptionsEnum("-wlm_mode", "What to run: train, evaluate (a checkpoint) or forecast (from a checkpoint)", "", Modes, (PetscEnum)*mode, (PetscEnum *)mode, NULL));
+  PetscCall(PetscOptionsEnum("-wlm_mode", "What to run: train, evaluate (a checkpoint), forecast (from a checkpoint) or probe (the learned potential on a grid)", "", Modes, (PetscEnum)*mode, (PetscEnum *)mode, NULL));
   PetscCall(PetscOptionsString("-wlm_checkpoint", "Checkpoint to evaluate or forecast with (a checkpoint.h5 written by training)", "", checkpoint, checkpoint, len, NULL));
   PetscOptionsEnd();
   PetscFunctionReturn(0);
@@ -68,6 +70,10 @@ static PetscErrorCode Run(void)
   case MODE_FORECAST:
     PetscCall(WLMTrainerLoadCheckpoint(tr, checkpoint));
     PetscCall(WLMTrainerForecast(tr));
+    break;
+  case MODE_PROBE:
+    PetscCall(WLMTrainerLoadCheckpoint(tr, checkpoint));
+    PetscCall(WLMTrainerProbe(tr));
     break;
   }
 

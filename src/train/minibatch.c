@@ -83,7 +83,7 @@ PetscErrorCode WLMTrainerRolloutLoss(WLMTrainer tr, PetscInt step, PetscInt j, P
 {
   WLMRandom r;
   PetscInt  n = 0, k = 0, s = 0;
-  PetscReal value, dloggamma = 0;
+  PetscReal value;
 
   PetscFunctionBeginUser;
   WLMRandomSeed(&r, (uint64_t)tr->seed, (uint64_t)step * (uint64_t)tr->batch_rollouts + (uint64_t)j);
@@ -104,8 +104,8 @@ PetscErrorCode WLMTrainerRolloutLoss(WLMTrainer tr, PetscInt step, PetscInt j, P
   PetscCall(PetscLogEventEnd(WLMTRAIN_Loss, 0, 0, 0, 0));
 
   PetscCall(PetscLogEventBegin(WLMTRAIN_Adjoint, 0, 0, 0, 0));
-  PetscCall(WLMDynamicsRolloutAdjoint(tr->dyn, (const PetscReal *const *)tr->dX, NULL, tr->grad, &dloggamma, NULL, NULL));
+  PetscCall(WLMDynamicsRolloutAdjoint(tr->dyn, (const PetscReal *const *)tr->dX, NULL, tr->rollout_grad, &tr->rollout_grad[tr->ntheta], NULL, NULL));
   PetscCall(PetscLogEventEnd(WLMTRAIN_Adjoint, 0, 0, 0, 0));
-  tr->grad[tr->ntheta] += dloggamma;
+  for (PetscInt i = 0; i < tr->nparams; i++) tr->grad[i] += tr->rollout_grad[i];
   PetscFunctionReturn(0);
 }

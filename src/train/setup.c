@@ -125,7 +125,7 @@ PetscErrorCode WLMTrainerSetUpModels(WLMTrainer tr)
 
   /* params = (theta, log gamma); with a fixed friction the last entry has learning rate 0 */
   tr->nparams = tr->ntheta + 1;
-  PetscCall(PetscMalloc3(tr->nparams, &tr->params, tr->nparams + 3, &tr->grad, tr->nparams, &tr->avg));
+  PetscCall(PetscMalloc4(tr->nparams, &tr->params, tr->nparams + 3, &tr->grad, tr->nparams, &tr->avg, tr->nparams, &tr->rollout_grad));
   PetscCall(WLMPotentialGetParameters(tr->pot, tr->params));
   tr->params[tr->ntheta] = tr->learn_friction ? PetscLogReal(tr->friction0) : 0;
   PetscCall(WLMAdamWSetSize(tr->opt, tr->nparams));

@@ -46,6 +46,9 @@ PetscErrorCode WLMTrainerCreate(MPI_Comm comm, WLMTrainer *tr)
   t->forecast_start   = -1;
   t->forecast_ema     = PETSC_TRUE;
   PetscCall(PetscStrncpy(t->forecast_output, "forecast.h5", sizeof(t->forecast_output)));
+  t->probe_grid[0]    = 64;
+  t->probe_grid[1]    = 64;
+  PetscCall(PetscStrncpy(t->probe_output, "probe.h5", sizeof(t->probe_output)));
   PetscCall(PetscStrncpy(t->output, "wlm-run", sizeof(t->output)));
   *tr = t;
   PetscFunctionReturn(0);
@@ -116,10 +119,10 @@ static PetscErrorCode WLMTrainerSetFromOptions_Protocol(WLMTrainer tr, PetscOpti
   PetscFunctionReturn(0);
 }
 
-/* Reads the options of -wlm_mode forecast. */
+/* Reads the options of -wlm_mode forecast and probe. */
 static PetscErrorCode WLMTrainerSetFromOptions_Forecast(WLMTrainer tr, PetscOptionItems *PetscOptionsObject)
 {
-  PetscInt  ntimes = WLM_MAX_HOLDOUT;
+  PetscInt  ntimes = WLM_MAX_HOLDOUT, ngrid, nbounds;
   PetscBool set;
 
   PetscFunctionBeginUser;
@@ -130,6 +133,14 @@ static PetscErrorCode WLMTrainerSetFromOptions_Forecast(WLMTrainer tr, PetscOpti
   if (set) tr->nforecast_times = ntimes;
   PetscCall(PetscOptionsBool("-wlm_forecast_ema", "Forecast with the averaged weights (false: the current weights)", "", tr->forecast_ema, &tr->forecast_ema, NULL));
   PetscCall(PetscOptionsString("-wlm_forecast_output", "Output snapshot file", "", tr->forecast_output, tr->forecast_output, sizeof(tr->forecast_output), NULL));
+  PetscOptionsHeadEnd();
+  PetscOptionsHeadBegin(PetscOptionsObject, "Probe mode (the population is the snapshot -wlm_forecast_start; weights follow -wlm_forecast_ema)");
+  ngrid = 2;
+  PetscCall(PetscOptionsIntArray("-wlm_probe_grid", "Grid points along the first two coordinates, nx,ny", "", tr->probe_grid, &ngrid, NULL));
+  nbounds = 4;
+  PetscCall(PetscOptionsRealArray("-wlm_probe_bounds", "Grid bounds xmin,xmax,ymin,ymax (default: the population's bounding box plus 10%)", "", tr->probe_bounds, &nbounds, &tr->probe_bounds_set));
+  PetscCheck(!tr->probe_bounds_set || (nbounds == 4 && tr->probe_bounds[0] < tr->probe_bounds[1] && tr->probe_bounds[2] < tr->probe_bounds[3]), PetscObjectComm((PetscObject)tr), PETSC_ERR_ARG_WRONG, "-wlm_probe_bounds needs four values xmin,xmax,ymin,ymax with xmin < xmax and ymin < ymax");
+  PetscCall(PetscOptionsString("-wlm_probe_output", "Output file of the probe", "", tr->probe_output, tr->probe_output, sizeof(tr->probe_output), NULL));
   PetscOptionsHeadEnd();
   PetscFunctionReturn(0);
 }
@@ -256,7 +267,7 @@ PetscErrorCode WLMTrainerDestroy(WLMTrainer *tr)
   for (PetscInt m = 0; m < t->kmax; m++) PetscCall(PetscFree3(t->X[m], t->dX[m], t->Y[m]));
   PetscCall(PetscFree5(t->X, t->dX, t->Y, t->ny, t->rollout_times));
   PetscCall(PetscFree3(t->perm, t->x0, t->vstart));
-  PetscCall(PetscFree3(t->params, t->grad, t->avg));
+  PetscCall(PetscFree4(t->params, t->grad, t->avg, t->rollout_grad));
   PetscCall(PetscFree2(t->train, t->test));
   PetscCall(WLMAdamWDestroy(&t->opt));
   PetscCall(WLMVelocityDestroy(&t->vel));

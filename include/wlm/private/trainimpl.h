@@ -68,6 +68,7 @@ struct _p_WLMTrainer {
   /* optimizer: params = (theta, log gamma) */
   PetscInt   nparams;
   PetscReal *params, *grad, *avg; /* grad has nparams + 3 entries: loss sum, rollouts, stop flag */
+  PetscReal *rollout_grad;         /* gradient of one rollout [nparams] */
   WLMAdamW  *opt;
   PetscReal  lr, weight_decay;
 
@@ -96,6 +97,12 @@ struct _p_WLMTrainer {
   PetscReal forecast_times[WLM_MAX_HOLDOUT];
   PetscBool forecast_ema;     /* use the averaged weights */
   char      forecast_output[PETSC_MAX_PATH_LEN];
+
+  /* probe mode */
+  PetscInt  probe_grid[2];
+  PetscReal probe_bounds[4];
+  PetscBool probe_bounds_set;
+  char      probe_output[PETSC_MAX_PATH_LEN];
 
   /* output */
   FILE          *metrics; /* metrics.jsonl, rank 0 only */
