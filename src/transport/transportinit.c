@@ -1,5 +1,8 @@
 /* Registration of the log events of the exact transport solvers. */
 #include <wlm/wlmtransport.h>
+#include "networksimplex.h"
+
+PetscLogEvent WLMTRANSPORT_Solve, WLMTRANSPORT_Gather;
 
 static PetscBool WLMTransportPackageInitialized = PETSC_FALSE;
 
@@ -8,8 +11,13 @@ static PetscBool WLMTransportPackageInitialized = PETSC_FALSE;
 @*/
 PetscErrorCode WLMTransportInitializePackage(void)
 {
+  PetscClassId classid;
+
   PetscFunctionBeginUser;
   if (WLMTransportPackageInitialized) PetscFunctionReturn(0);
   WLMTransportPackageInitialized = PETSC_TRUE;
+  PetscCall(PetscClassIdRegister("WLMTransport", &classid));
+  PetscCall(PetscLogEventRegister("WLMTransportSolve", classid, &WLMTRANSPORT_Solve));
+  PetscCall(PetscLogEventRegister("WLMTransportGather", classid, &WLMTRANSPORT_Gather));
   PetscFunctionReturn(0);
 }
