@@ -58,7 +58,9 @@ typedef struct {
   PetscReal           *bh, *bd, *bq, *bf, *bx;      /* reverse-pass gradients [rows][D], [rows][D], [rows][3D], [rows][F], [rows][d] */
   PetscReal           *bkv;                         /* key and value gradients of all particles [N][4D] */
   PetscReal           *kvloc;                       /* this rank's keys and values, packed for MPI [n][4D] */
-  PetscReal           *P, *dP, *B, *dB;             /* one tile: softmax, its tangent, score gradients, their tangents [tile][N] */
+  PetscReal           *PP, *BB;                     /* one tile: softmax and score gradients, rows [dX | X] of width 2N with tangents, else N */
+  PetscReal           *QQ, *OB;                     /* one tile of one head: [q | dq] and output gradients packed side by side [tile][2Dh] */
+  PetscReal           *KK, *VV, *KD, *VD;           /* keys and values of one head packed for tangents: [k ; dk], [v ; dv] [2N][Dh], [dk | k], [v | dv] [N][2Dh] */
   PetscReal           *dsum;                        /* per tile row: bar_o . o and its tangent [2 tile] */
   PetscReal           *mask;                        /* log w_j added to the scores [N] */
   PetscReal           *seeds;                       /* w_i [n] */

@@ -55,12 +55,12 @@ PetscErrorCode AttentionReserve(WLMPotential pot, PetscInt nloc, PetscInt N)
     PetscCallMPI(MPI_Comm_size(PetscObjectComm((PetscObject)pot), &size));
     PetscCall(PetscMalloc4(size, &at->pcounts, size, &at->pdispls, size, &at->counts, size, &at->displs));
   }
-  /* about 64k scores per tile matrix: the four tile matrices fit a 2 MB cache */
-  at->tile = PetscMax(8, PetscMin(256, 65536 / N));
+  /* about 32k scores per tile and head: the tile buffers ([tile][2N] twice) take 1 MB, half of a 2 MB L2 cache */
+  at->tile = PetscMax(8, PetscMin(256, 32768 / N));
 
   rows     = 2 * nloc;
   perblock = rows * (8 * D + F + 2) + 2 * nloc * F;
-  other    = rows * (2 * d + 6 * D + F) + nloc * (4 * D + 1) + 2 * at->tile + 3 * E + 2 * D;
+  other    = rows * (2 * d + 6 * D + F) + nloc * (4 * D + 1) + 2 * at->tile + 3 * E + 2 * D + 4 * at->tile * D;
   PetscCall(PetscMalloc1(L * perblock + other, &at->chunk_local));
   cur = at->chunk_local;
   for (PetscInt l = 0; l < L; l++) {
@@ -89,17 +89,21 @@ PetscErrorCode AttentionReserve(WLMPotential pot, PetscInt nloc, PetscInt N)
   at->seeds = Carve(&cur, nloc);
   at->dsum  = Carve(&cur, 2 * at->tile);
   at->temb  = Carve(&cur, 3 * E + 2 * D);
+  at->QQ    = Carve(&cur, 2 * at->tile * D);
+  at->OB    = Carve(&cur, 2 * at->tile * D);
 
-  global = (L + 1) * N * 4 * D + N + 4 * at->tile * N;
+  global = (L + 1) * N * 4 * D + N + 4 * at->tile * N + 8 * N * D;
   PetscCall(PetscMalloc1(global, &at->chunk_global));
   cur = at->chunk_global;
   for (PetscInt l = 0; l < L; l++) at->blk[l].kv = Carve(&cur, N * 4 * D);
   at->bkv  = Carve(&cur, N * 4 * D);
   at->mask = Carve(&cur, N);
-  at->P    = Carve(&cur, at->tile * N);
-  at->dP   = Carve(&cur, at->tile * N);
-  at->B    = Carve(&cur, at->tile * N);
-  at->dB   = Carve(&cur, at->tile * N);
+  at->PP   = Carve(&cur, 2 * at->tile * N);
+  at->BB   = Carve(&cur, 2 * at->tile * N);
+  at->KK   = Carve(&cur, 2 * N * D);
+  at->VV   = Carve(&cur, 2 * N * D);
+  at->KD   = Carve(&cur, 2 * N * D);
+  at->VD   = Carve(&cur, 2 * N * D);
   at->cap_local  = nloc;
   at->cap_global = N;
   PetscFunctionReturn(0);
