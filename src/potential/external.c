@@ -29,6 +29,7 @@ PetscErrorCode WLMExternalPartSetUp(WLMExternalPart *part, PetscInt dim, PetscBo
   part->dim        = dim;
   part->time_input = time_input;
   PetscCall(PetscFree(part->seeds));
+  part->seeds_capacity = 0;
   PetscCall(WLMMLPSetSizes(&part->mlp, dim + (time_input ? 1 : 0), part->nlayers, part->width, part->activation));
   PetscFunctionReturn(0);
 }
@@ -37,6 +38,7 @@ PetscErrorCode WLMExternalPartDestroy(WLMExternalPart *part)
 {
   PetscFunctionBeginUser;
   PetscCall(PetscFree(part->seeds));
+  part->seeds_capacity = 0;
   PetscCall(WLMMLPFreeWorkspace(&part->mlp));
   PetscFunctionReturn(0);
 }
@@ -48,10 +50,11 @@ static PetscErrorCode ExternalPartLoadRows(WLMExternalPart *part, PetscReal t, P
   PetscReal     *in;
 
   PetscFunctionBeginUser;
-  if (n > part->mlp.capacity) {
-    PetscCall(WLMMLPReserve(&part->mlp, n));
+  PetscCall(WLMMLPReserve(&part->mlp, n));
+  if (part->seeds_capacity < part->mlp.capacity) {
     PetscCall(PetscFree(part->seeds));
     PetscCall(PetscMalloc1(part->mlp.capacity, &part->seeds));
+    part->seeds_capacity = part->mlp.capacity;
   }
   in = part->mlp.input;
   for (PetscInt i = 0; i < n; i++) {

@@ -492,7 +492,8 @@ static PetscErrorCode WLMPotentialView_Meanfield(WLMPotential pot, PetscViewer v
   if (mf->external) PetscCall(WLMDenseViewWidths(viewer, "external field V", mf->part.nlayers, mf->part.width, mf->part.activation));
   else PetscCall(PetscViewerASCIIPrintf(viewer, "no external field\n"));
   PetscCall(WLMDenseViewWidths(viewer, "pair potential W", mf->pair_nlayers, mf->pair_width, mf->pair_activation));
-  PetscCall(PetscViewerASCIIPrintf(viewer, "pair input %s, cutoff radius %g%s\n", WLMPairInputs[mf->pair_input], (double)mf->cutoff, mf->cutoff > 0 ? "" : " (none)"));
+  if (mf->cutoff > 0) PetscCall(PetscViewerASCIIPrintf(viewer, "pair input %s, cutoff radius %g\n", WLMPairInputs[mf->pair_input], (double)mf->cutoff));
+  else PetscCall(PetscViewerASCIIPrintf(viewer, "pair input %s, no cutoff\n", WLMPairInputs[mf->pair_input]));
   PetscFunctionReturn(0);
 }
 

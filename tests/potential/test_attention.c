@@ -9,7 +9,8 @@
 #include <wlm/wlmpotential.h>
 #include <wlm/wlmsys.h>
 
-static PetscErrorCode CreateAttention(MPI_Comm comm, PetscInt dim, PetscBool time_input, PetscInt hidden, PetscInt heads, PetscInt layers, PetscInt ffn, PetscInt time_width, uint64_t seed, WLMPotential *pot)
+/* capacity > 0 sizes the workspace before set-up (WLMPotentialSetMaxParticles()); 0 lets it grow on first use. */
+static PetscErrorCode CreateAttention(MPI_Comm comm, PetscInt dim, PetscBool time_input, PetscInt hidden, PetscInt heads, PetscInt layers, PetscInt ffn, PetscInt time_width, uint64_t seed, PetscInt capacity, WLMPotential *pot)
 {
   PetscFunctionBeginUser;
   PetscCall(WLMPotentialCreate(comm, pot));
@@ -17,6 +18,7 @@ static PetscErrorCode CreateAttention(MPI_Comm comm, PetscInt dim, PetscBool tim
   PetscCall(WLMPotentialSetDimension(*pot, dim));
   PetscCall(WLMPotentialSetTimeInput(*pot, time_input));
   PetscCall(WLMPotentialAttentionSetSizes(*pot, hidden, heads, layers, ffn, time_width));
+  if (capacity > 0) PetscCall(WLMPotentialSetMaxParticles(*pot, capacity, capacity));
   PetscCall(WLMPotentialSetUp(*pot));
   PetscCall(WLMPotentialInitializeParameters(*pot, seed));
   PetscFunctionReturn(0);
@@ -36,7 +38,7 @@ START_TEST(test_attention_derivatives)
     WLMTestDerivativeErrors err;
     PetscReal               combined;
 
-    WLMTestCall(CreateAttention(PETSC_COMM_SELF, dim, tin, hidden, heads, layers, ffn, 1 + WLMRandomInteger(&r, 5), 310 + ncase, &pot));
+    WLMTestCall(CreateAttention(PETSC_COMM_SELF, dim, tin, hidden, heads, layers, ffn, 1 + WLMRandomInteger(&r, 5), 310 + ncase, ncase % 2 ? n : 0, &pot));
     WLMTestCall(WLMTestRandomArray(320 + ncase, n * dim, 1.0, x));
     WLMTestCall(WLMTestRandomArray(330 + ncase, n, 1.0, w));
     for (PetscInt i = 0; i < n; i++) w[i] = 0.2 + PetscAbsReal(w[i]);
@@ -57,7 +59,7 @@ START_TEST(test_attention_permutation)
   PetscReal      x[22], w[11], Udiff, Fdiff;
   WLMPotential   pot;
 
-  WLMTestCall(CreateAttention(PETSC_COMM_SELF, dim, PETSC_TRUE, 8, 2, 2, 16, 4, 41, &pot));
+  WLMTestCall(CreateAttention(PETSC_COMM_SELF, dim, PETSC_TRUE, 8, 2, 2, 16, 4, 41, 0, &pot));
   WLMTestCall(WLMTestRandomArray(42, n * dim, 1.0, x));
   for (PetscInt i = 0; i < n; i++) w[i] = 1.0 + 0.1 * i;
   WLMTestCall(WLMTestPotentialPermutationDifference(pot, 0.2, n, x, w, 43, &Udiff, &Fdiff));
@@ -79,7 +81,7 @@ START_TEST(test_attention_masses)
   PetscReal      x[14], w[7], U1, U2, Usplit;
   WLMPotential   pot;
 
-  WLMTestCall(CreateAttention(PETSC_COMM_SELF, dim, PETSC_FALSE, 6, 3, 2, 10, 4, 51, &pot));
+  WLMTestCall(CreateAttention(PETSC_COMM_SELF, dim, PETSC_FALSE, 6, 3, 2, 10, 4, 51, 0, &pot));
   WLMTestCall(WLMTestRandomArray(52, n * dim, 1.0, x));
   for (PetscInt i = 0; i < n; i++) w[i] = 1.0 / n;
   WLMTestCall(WLMPotentialComputeEnergy(pot, 0.0, n, x, NULL, &U1));
@@ -107,8 +109,8 @@ START_TEST(test_attention_sharded)
   for (PetscInt cs = 0; cs < 3; cs++) {
     const PetscInt N = sizes[cs], dim = 3 - cs;
 
-    WLMTestCall(CreateAttention(PETSC_COMM_SELF, dim, (PetscBool)(cs % 2), 8, 2, 2, 12, 3, 61, &single));
-    WLMTestCall(CreateAttention(PETSC_COMM_WORLD, dim, (PetscBool)(cs % 2), 8, 2, 2, 12, 3, 61, &sharded));
+    WLMTestCall(CreateAttention(PETSC_COMM_SELF, dim, (PetscBool)(cs % 2), 8, 2, 2, 12, 3, 61, 16, &single));
+    WLMTestCall(CreateAttention(PETSC_COMM_WORLD, dim, (PetscBool)(cs % 2), 8, 2, 2, 12, 3, 61, 16, &sharded));
     WLMTestCall(WLMTestRandomArray(62, N * dim, 1.0, x));
     for (PetscInt i = 0; i < N; i++) w[i] = 1.0 / (i + 2);
     WLMTestCall(WLMTestPotentialShardedDifference(sharded, single, 0.4, N, x, w, 63, &diff));
@@ -128,7 +130,7 @@ START_TEST(test_attention_save_load)
   WLMPotential pot;
   char         name[64];
 
-  WLMTestCall(CreateAttention(PETSC_COMM_SELF, 2, PETSC_TRUE, 12, 3, 2, 20, 5, 71, &pot));
+  WLMTestCall(CreateAttention(PETSC_COMM_SELF, 2, PETSC_TRUE, 12, 3, 2, 20, 5, 71, 0, &pot));
   WLMTestCall(WLMTestRandomArray(72, 14, 1.0, x));
   for (PetscInt i = 0; i < 7; i++) w[i] = 0.4 + 0.1 * i;
   PetscSNPrintf(name, sizeof(name), "attention-save-%d.h5", wlm_test_rank);

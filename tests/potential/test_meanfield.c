@@ -19,7 +19,8 @@ typedef struct {
   WLMActivation act, pair_act;
 } MeanfieldConfig;
 
-static PetscErrorCode CreateMeanfield(MPI_Comm comm, const MeanfieldConfig *c, uint64_t seed, WLMPotential *pot)
+/* capacity > 0 sizes the workspace before set-up (WLMPotentialSetMaxParticles()); 0 lets it grow on first use. */
+static PetscErrorCode CreateMeanfield(MPI_Comm comm, const MeanfieldConfig *c, uint64_t seed, PetscInt capacity, WLMPotential *pot)
 {
   PetscFunctionBeginUser;
   PetscCall(WLMPotentialCreate(comm, pot));
@@ -33,6 +34,7 @@ static PetscErrorCode CreateMeanfield(MPI_Comm comm, const MeanfieldConfig *c, u
   PetscCall(WLMPotentialMeanfieldSetPairActivation(*pot, c->pair_act));
   PetscCall(WLMPotentialMeanfieldSetPairInput(*pot, c->input));
   PetscCall(WLMPotentialMeanfieldSetCutoff(*pot, c->cutoff));
+  if (capacity > 0) PetscCall(WLMPotentialSetMaxParticles(*pot, capacity, capacity));
   PetscCall(WLMPotentialSetUp(*pot));
   PetscCall(WLMPotentialInitializeParameters(*pot, seed));
   PetscFunctionReturn(0);
@@ -75,7 +77,7 @@ START_TEST(test_meanfield_derivatives)
 
           /* a cutoff of 1.5 with unit-normal positions leaves pairs on both sides of it */
           RandomConfig(&r, (PetscBool)tin, (PetscBool)ext, (WLMPairInput)input, cut ? 1.5 : 0.0, &c);
-          WLMTestCall(CreateMeanfield(PETSC_COMM_SELF, &c, 210 + ncase, &pot));
+          WLMTestCall(CreateMeanfield(PETSC_COMM_SELF, &c, 210 + ncase, ncase % 2 ? n : 0, &pot));
           WLMTestCall(WLMTestRandomArray(310 + ncase, n * c.dim, 1.0, x));
           WLMTestCall(WLMTestRandomArray(410 + ncase, n, 1.0, w));
           for (PetscInt i = 0; i < n; i++) w[i] = 0.2 + PetscAbsReal(w[i]);
@@ -104,7 +106,7 @@ START_TEST(test_meanfield_direct_energy)
   PetscInt        nV = (3 + 1) * 5 + (5 + 1) * 3 + 3 + 1;
   WLMPotential    pot;
 
-  WLMTestCall(CreateMeanfield(PETSC_COMM_SELF, &c, 5, &pot));
+  WLMTestCall(CreateMeanfield(PETSC_COMM_SELF, &c, 5, 0, &pot));
   WLMTestCall(WLMPotentialGetParameterArray(pot, &theta));
   WLMTestCall(WLMTestRandomArray(6, n * dim, 1.0, x));
   for (PetscInt i = 0; i < n; i++) w[i] = 0.3 + 0.1 * i;
@@ -143,7 +145,7 @@ START_TEST(test_meanfield_translation)
   for (PetscInt input = 0; input < 2; input++) {
     MeanfieldConfig c = {dim, PETSC_FALSE, PETSC_FALSE, (WLMPairInput)input, 0.0, 1, {4, 0, 0}, 2, {8, 8, 0}, WLM_ACTIVATION_SILU, WLM_ACTIVATION_GELU};
 
-    WLMTestCall(CreateMeanfield(PETSC_COMM_SELF, &c, 21, &pot));
+    WLMTestCall(CreateMeanfield(PETSC_COMM_SELF, &c, 21, 0, &pot));
     WLMTestCall(WLMTestRandomArray(22, n * dim, 1.0, x));
     for (PetscInt i = 0; i < n; i++) w[i] = 1.0 + 0.2 * i;
     WLMTestCall(WLMPotentialComputeForces(pot, 0.0, n, x, w, &U, F));
@@ -170,7 +172,7 @@ START_TEST(test_meanfield_cutoff)
   PetscReal       x[2], F[2], U, Uinside;
   WLMPotential    pot;
 
-  WLMTestCall(CreateMeanfield(PETSC_COMM_SELF, &c, 31, &pot));
+  WLMTestCall(CreateMeanfield(PETSC_COMM_SELF, &c, 31, 0, &pot));
   x[0] = 0.0;
   x[1] = 0.5 * R;
   WLMTestCall(WLMPotentialComputeForces(pot, 0.0, 2, x, NULL, &Uinside, F));
@@ -195,7 +197,7 @@ START_TEST(test_meanfield_permutation)
   PetscReal       x[18], w[9], Udiff, Fdiff;
   WLMPotential    pot;
 
-  WLMTestCall(CreateMeanfield(PETSC_COMM_SELF, &c, 41, &pot));
+  WLMTestCall(CreateMeanfield(PETSC_COMM_SELF, &c, 41, 0, &pot));
   WLMTestCall(WLMTestRandomArray(42, n * 2, 1.0, x));
   for (PetscInt i = 0; i < n; i++) w[i] = 1.0 + 0.1 * i;
   WLMTestCall(WLMTestPotentialPermutationDifference(pot, 0.3, n, x, w, 43, &Udiff, &Fdiff));
@@ -215,8 +217,8 @@ START_TEST(test_meanfield_sharded)
     const PetscInt  N = sizes[cs < 4 ? cs % 2 : 2], kind = PetscMin(cs, 3);
     MeanfieldConfig c = {3, (PetscBool)(kind / 2), PETSC_TRUE, (WLMPairInput)(kind / 2), kind == 3 ? 1.7 : 0.0, 1, {5, 0, 0}, 2, {7, 5, 0}, WLM_ACTIVATION_TANH, WLM_ACTIVATION_SILU};
 
-    WLMTestCall(CreateMeanfield(PETSC_COMM_SELF, &c, 51, &single));
-    WLMTestCall(CreateMeanfield(PETSC_COMM_WORLD, &c, 51, &sharded));
+    WLMTestCall(CreateMeanfield(PETSC_COMM_SELF, &c, 51, 16, &single));
+    WLMTestCall(CreateMeanfield(PETSC_COMM_WORLD, &c, 51, 16, &sharded));
     WLMTestCall(WLMTestRandomArray(52, N * 3, 1.0, x));
     for (PetscInt i = 0; i < N; i++) w[i] = 1.0 / (i + 2);
     WLMTestCall(WLMTestPotentialShardedDifference(sharded, single, 0.4, N, x, w, 53, &diff));
@@ -237,7 +239,7 @@ START_TEST(test_meanfield_save_load)
   WLMPotential    pot;
   char            name[64];
 
-  WLMTestCall(CreateMeanfield(PETSC_COMM_SELF, &c, 61, &pot));
+  WLMTestCall(CreateMeanfield(PETSC_COMM_SELF, &c, 61, 0, &pot));
   WLMTestCall(WLMTestRandomArray(62, 12, 1.0, x));
   PetscSNPrintf(name, sizeof(name), "meanfield-save-%d.h5", wlm_test_rank);
   WLMTestCall(WLMTestPotentialSaveLoadIdentical(pot, 0.9, 6, x, NULL, name, &identical));

@@ -148,7 +148,8 @@ typedef struct {
   PetscInt      width[WLM_MLP_MAX_LAYERS]; /* hidden widths of V */
   WLMActivation activation;
   WLMMLP        mlp;
-  PetscReal    *seeds;                     /* per-particle seeds w_i [capacity] */
+  PetscReal    *seeds;                     /* per-particle seeds w_i [mlp.capacity] */
+  PetscInt      seeds_capacity;            /* entries allocated in seeds */
 } WLMExternalPart;
 
 PETSC_EXTERN PetscErrorCode WLMExternalPartSetUp(WLMExternalPart *, PetscInt, PetscBool);
