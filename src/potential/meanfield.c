@@ -469,7 +469,7 @@ static PetscErrorCode WLMPotentialSetUp_Meanfield(WLMPotential pot)
   PetscCall(WLMMLPSetSizes(&mf->pair, nin, mf->pair_nlayers, mf->pair_width, mf->pair_activation));
   pot->nparam = (mf->external ? mf->part.mlp.nparam : 0) + mf->pair.nparam;
   if (pot->max_global > 0) PetscCall(MeanfieldReserve(pot, pot->max_global));
-  if (mf->external && pot->max_local > 0) PetscCall(WLMMLPReserve(&mf->part.mlp, pot->max_local));
+  if (mf->external && pot->max_local > 0) PetscCall(WLMExternalPartReserve(&mf->part, pot->max_local));
   PetscFunctionReturn(0);
 }
 

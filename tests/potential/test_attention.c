@@ -53,6 +53,33 @@ START_TEST(test_attention_derivatives)
 }
 END_TEST
 
+/* 300 particles: the queries run in several tiles, and on more ranks in shards of several tiles. */
+START_TEST(test_attention_many_tiles)
+{
+  const PetscInt          N = 300, dim = 2;
+  PetscReal              *x, *w, diff, combined;
+  WLMPotential            single, sharded;
+  WLMTestDerivativeErrors err;
+
+  WLMTestCall(PetscMalloc2(N * dim, &x, N, &w));
+  WLMTestCall(WLMTestRandomArray(81, N * dim, 1.0, x));
+  for (PetscInt i = 0; i < N; i++) w[i] = 0.5 + 0.01 * i;
+  WLMTestCall(CreateAttention(PETSC_COMM_SELF, dim, PETSC_TRUE, 4, 2, 1, 6, 2, 82, 0, &single));
+  WLMTestCall(WLMTestPotentialDerivatives(single, 0.1, N, x, w, 83, &err));
+  ck_assert_double_lt(err.forces, 1e-6);
+  ck_assert_double_lt(err.state, 1e-6);
+  ck_assert_double_lt(err.parameters, 1e-6);
+  WLMTestCall(WLMTestPotentialCombinedDifference(single, 0.1, N, x, w, 84, &combined));
+  ck_assert_double_lt(combined, 1e-13);
+  WLMTestCall(CreateAttention(PETSC_COMM_WORLD, dim, PETSC_TRUE, 4, 2, 1, 6, 2, 82, 0, &sharded));
+  WLMTestCall(WLMTestPotentialShardedDifference(sharded, single, 0.1, N, x, w, 85, &diff));
+  ck_assert_double_lt(diff, 1e-12);
+  WLMTestCall(WLMPotentialDestroy(&single));
+  WLMTestCall(WLMPotentialDestroy(&sharded));
+  WLMTestCall(PetscFree2(x, w));
+}
+END_TEST
+
 START_TEST(test_attention_permutation)
 {
   const PetscInt n = 11, dim = 2;
@@ -184,6 +211,7 @@ Suite *WLMTestSuite(void)
   TCase *tc = tcase_create("attention");
 
   tcase_add_test(tc, test_attention_derivatives);
+  tcase_add_test(tc, test_attention_many_tiles);
   tcase_add_test(tc, test_attention_permutation);
   tcase_add_test(tc, test_attention_masses);
   tcase_add_test(tc, test_attention_sharded);

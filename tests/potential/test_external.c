@@ -66,6 +66,29 @@ START_TEST(test_external_derivatives)
 }
 END_TEST
 
+/* 1100 particles: V runs in several chunks of rows. */
+START_TEST(test_external_many_particles)
+{
+  const PetscInt          n = 1100, dim = 2, width[2] = {6, 5};
+  PetscReal              *x, *w, combined;
+  WLMPotential            pot;
+  WLMTestDerivativeErrors err;
+
+  WLMTestCall(PetscMalloc2(n * dim, &x, n, &w));
+  WLMTestCall(CreateExternal(PETSC_COMM_SELF, dim, PETSC_TRUE, 2, width, WLM_ACTIVATION_SILU, 17, 0, &pot));
+  WLMTestCall(WLMTestRandomArray(18, n * dim, 1.0, x));
+  for (PetscInt i = 0; i < n; i++) w[i] = 1.0 + 0.001 * i;
+  WLMTestCall(WLMTestPotentialDerivatives(pot, 0.3, n, x, w, 19, &err));
+  ck_assert_double_lt(err.forces, 1e-6);
+  ck_assert_double_lt(err.state, 1e-6);
+  ck_assert_double_lt(err.parameters, 1e-6);
+  WLMTestCall(WLMTestPotentialCombinedDifference(pot, 0.3, n, x, w, 20, &combined));
+  ck_assert_double_lt(combined, 1e-13);
+  WLMTestCall(WLMPotentialDestroy(&pot));
+  WLMTestCall(PetscFree2(x, w));
+}
+END_TEST
+
 START_TEST(test_external_direct_energy)
 {
   const PetscInt  n = 6, dim = 2, width[2] = {5, 4};
@@ -189,6 +212,7 @@ Suite *WLMTestSuite(void)
   TCase *tc = tcase_create("external");
 
   tcase_add_test(tc, test_external_derivatives);
+  tcase_add_test(tc, test_external_many_particles);
   tcase_add_test(tc, test_external_direct_energy);
   tcase_add_test(tc, test_external_permutation);
   tcase_add_test(tc, test_external_sharded);

@@ -96,6 +96,31 @@ START_TEST(test_meanfield_derivatives)
 }
 END_TEST
 
+/* 40 particles: 780 pairs pass through the pair MLP in several tiles, for both pair inputs, with and without cutoff. */
+START_TEST(test_meanfield_many_pairs)
+{
+  const PetscInt n = 40, dim = 2;
+  PetscReal      x[80], w[40], combined;
+  WLMPotential   pot;
+
+  WLMTestCall(WLMTestRandomArray(71, n * dim, 1.0, x));
+  for (PetscInt i = 0; i < n; i++) w[i] = 0.5 + 0.02 * i;
+  for (PetscInt cs = 0; cs < 4; cs++) {
+    MeanfieldConfig         c = {dim, PETSC_TRUE, PETSC_TRUE, (WLMPairInput)(cs % 2), cs / 2 ? 1.5 : 0.0, 1, {5, 0, 0}, 2, {6, 4, 0}, WLM_ACTIVATION_SILU, WLM_ACTIVATION_TANH};
+    WLMTestDerivativeErrors err;
+
+    WLMTestCall(CreateMeanfield(PETSC_COMM_SELF, &c, 72 + cs, 0, &pot));
+    WLMTestCall(WLMTestPotentialDerivatives(pot, 0.2, n, x, w, 80 + cs, &err));
+    ck_assert_msg(err.forces < 1e-6, "case %d: force error %g", (int)cs, (double)err.forces);
+    ck_assert_msg(err.state < 1e-6, "case %d: state product error %g", (int)cs, (double)err.state);
+    ck_assert_msg(err.parameters < 1e-6, "case %d: parameter product error %g", (int)cs, (double)err.parameters);
+    WLMTestCall(WLMTestPotentialCombinedDifference(pot, 0.2, n, x, w, 90 + cs, &combined));
+    ck_assert_msg(combined < 1e-13, "case %d: the combined call differs from separate calls by %g", (int)cs, (double)combined);
+    WLMTestCall(WLMPotentialDestroy(&pot));
+  }
+}
+END_TEST
+
 /* U = sum_i w_i V(x_i, t) + 1/2 sum_{i != j} w_i w_j c(|r|^2) m(r) by a double loop over ordered pairs. */
 START_TEST(test_meanfield_direct_energy)
 {
@@ -231,6 +256,24 @@ START_TEST(test_meanfield_sharded)
 }
 END_TEST
 
+/* 41 particles: 820 pairs, several tiles on every rank. */
+START_TEST(test_meanfield_sharded_many_pairs)
+{
+  const PetscInt  N = 41;
+  MeanfieldConfig c = {2, PETSC_FALSE, PETSC_TRUE, WLM_PAIR_INPUT_DIFFERENCE, 0.0, 1, {4, 0, 0}, 1, {6, 0, 0}, WLM_ACTIVATION_SILU, WLM_ACTIVATION_SILU};
+  PetscReal       x[82], diff;
+  WLMPotential    single, sharded;
+
+  WLMTestCall(CreateMeanfield(PETSC_COMM_SELF, &c, 55, 0, &single));
+  WLMTestCall(CreateMeanfield(PETSC_COMM_WORLD, &c, 55, 0, &sharded));
+  WLMTestCall(WLMTestRandomArray(56, N * 2, 1.0, x));
+  WLMTestCall(WLMTestPotentialShardedDifference(sharded, single, 0.0, N, x, NULL, 57, &diff));
+  ck_assert_double_lt(diff, 1e-12);
+  WLMTestCall(WLMPotentialDestroy(&single));
+  WLMTestCall(WLMPotentialDestroy(&sharded));
+}
+END_TEST
+
 START_TEST(test_meanfield_save_load)
 {
   MeanfieldConfig c = {2, PETSC_TRUE, PETSC_FALSE, WLM_PAIR_INPUT_DIFFERENCE, 2.5, 1, {3, 0, 0}, 3, {4, 5, 3}, WLM_ACTIVATION_GELU, WLM_ACTIVATION_SOFTPLUS};
@@ -271,11 +314,13 @@ Suite *WLMTestSuite(void)
   TCase *tc = tcase_create("meanfield");
 
   tcase_add_test(tc, test_meanfield_derivatives);
+  tcase_add_test(tc, test_meanfield_many_pairs);
   tcase_add_test(tc, test_meanfield_direct_energy);
   tcase_add_test(tc, test_meanfield_translation);
   tcase_add_test(tc, test_meanfield_cutoff);
   tcase_add_test(tc, test_meanfield_permutation);
   tcase_add_test(tc, test_meanfield_sharded);
+  tcase_add_test(tc, test_meanfield_sharded_many_pairs);
   tcase_add_test(tc, test_meanfield_save_load);
   tcase_add_test(tc, test_meanfield_bad_input);
   suite_add_tcase(s, tc);

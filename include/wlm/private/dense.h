@@ -154,6 +154,7 @@ typedef struct {
 
 PETSC_EXTERN PetscErrorCode WLMExternalPartSetUp(WLMExternalPart *, PetscInt, PetscBool);
 PETSC_EXTERN PetscErrorCode WLMExternalPartDestroy(WLMExternalPart *);
+PETSC_EXTERN PetscErrorCode WLMExternalPartReserve(WLMExternalPart *, PetscInt);
 PETSC_EXTERN PetscErrorCode WLMExternalPartEvaluate(WLMExternalPart *, const PetscReal[], PetscReal, PetscInt, const PetscReal[], const PetscReal[], PetscReal, PetscReal *, PetscReal[]);
 PETSC_EXTERN PetscErrorCode WLMExternalPartProducts(WLMExternalPart *, const PetscReal[], PetscReal, PetscInt, const PetscReal[], const PetscReal[], PetscReal, const PetscReal[], PetscReal *, PetscReal[], PetscReal[], PetscReal[]);
 PETSC_EXTERN PetscErrorCode WLMExternalPartSetFromOptions(WLMExternalPart *, PetscOptionItems *);
