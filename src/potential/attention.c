@@ -13,18 +13,22 @@
    that attention averages over partners by mass (attentionheads.c).  With
    uniform masses the acceleration F_i / w_i = -grad_{x_i} sum_j psi_j.
 
-   There is no dropout: the integrator's adjoint needs the products of the
-   same deterministic force field that the forward rollout integrated.
+   There is no dropout, because the integrator's adjoint needs the products
+   of the same deterministic force field that the forward rollout integrated.
 
-   Parameters, in order: W_in [d][D], b_in [D]; with time input a, c [E],
-   W_t [E][D], b_t [D]; per block LN1 gain and shift [D], W_qkv [D][3D],
-   b_qkv [3D], W_o [D][D], b_o [D], LN2 gain and shift [D], W_1 [D][F],
-   b_1 [F], W_2 [F][D], b_2 [D]; then w_h [D], b_h.  Initialization:
-   LayerNorm gains 1 and shifts 0; every linear map with fan-in k, including
-   the attention projections and the head, has weights and biases uniform in
-   (-1/sqrt(k), 1/sqrt(k)) as PyTorch's nn.Linear.  (PyTorch's
-   nn.MultiheadAttention starts its projections differently; the layout
-   here is plain linear layers.)
+   Parameter layout, in this order:
+     W_in [d][D], b_in [D]
+     with time input: a [E], c [E], W_t [E][D], b_t [D]
+     per block: LN1 gain and shift [D] each, W_qkv [D][3D], b_qkv [3D],
+       W_o [D][D], b_o [D], LN2 gain and shift [D] each, W_1 [D][F],
+       b_1 [F], W_2 [F][D], b_2 [D]
+     w_h [D], b_h
+
+   Initialization: LayerNorm gains 1 and shifts 0.  Every linear map with
+   fan-in k, including the attention projections and the head, draws its
+   weights and biases uniformly from (-1/sqrt(k), 1/sqrt(k)), the default of
+   PyTorch's nn.Linear.  PyTorch's nn.MultiheadAttention initializes its
+   projections differently, but here they are plain linear layers.
 
    Forces and products: see attentionpass.c.
 */
@@ -294,9 +298,11 @@ PetscErrorCode WLMPotentialAttentionSetSizes(WLMPotential pot, PetscInt hidden, 
 - -wlm_potential_attention_time_width <16> - time embedding width
 
   Notes:
-  Cost per call O(L N^2 D) for the attention and O(L N D F) for the rest.
-  Each rank stores the keys and values of all N particles per block
-  (8 L N 4D bytes) and score tiles of about 64k entries.
+  A force evaluation costs O(L N^2 D) for the attention and O(L N D F) for
+  the rest; the products cost about three times as much.  Each rank stores
+  the keys and values of all N particles and their tangents for every block
+  (32 L N D bytes), its own activations (about 16 L n (8D + 2F) bytes), and
+  score tiles of about 32k entries per head, but never an N x N matrix.
 M*/
 PETSC_EXTERN PetscErrorCode WLMPotentialCreate_Attention(WLMPotential pot)
 {

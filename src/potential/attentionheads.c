@@ -17,8 +17,8 @@
      dSbar = dP (Pbar - D) + P (dPbar - dD)
      dqbar = c (dSbar k + Sbar dk),  dkbar = c (dSbar^T q + Sbar^T dq),  dvbar = dP^T obar + P^T dobar
 
-   Every tangent line is a sum of two products; packing the operands side by
-   side makes each one a single GEMM with twice the inner dimension:
+   Every tangent line is a sum of two products.  Packing the operands side
+   by side makes each one a single GEMM with twice the inner dimension:
 
      dS    = c [q | dq] [dk | k]^T              dPbar = [dobar | obar] [v | dv]^T
      do    = [dP | P] [v ; dv]                  dqbar = c [dSbar | Sbar] [k ; dk]
@@ -42,7 +42,7 @@
 /*
    Softmax of each of r rows of length N (row stride ld) in place, after
    adding mask (when not NULL) to every row.  The reductions use OpenMP simd
-   clauses so that GCC vectorizes them; the summation order then depends on
+   clauses so that GCC vectorizes them.  Their summation order depends on
    the vector width of the clone that runs, but not on the rank count.
 */
 WLM_VECTOR_CLONES static void SoftmaxRows(PetscInt r, PetscInt N, PetscInt ld, const PetscReal *mask, PetscReal *S)
@@ -200,9 +200,7 @@ PetscErrorCode AttentionGatherKeys(WLMPotential pot, AttentionBlockState *st)
   PetscFunctionReturn(0);
 }
 
-/*@
-  AttentionHeadsForward - Computes the attention output o [rows][D] of every head for this rank's queries.
-@*/
+/* Computes the attention output o [rows][D] of every head for this rank's queries. */
 PetscErrorCode AttentionHeadsForward(WLMPotential pot, AttentionBlockState *st)
 {
   Attention     *at = (Attention *)pot->data;
@@ -315,7 +313,7 @@ static void TileReverseTangent(Attention *at, AttentionBlockState *st, const Pet
   cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, Dh, N, c, B, 2 * N, at->KK, Dh, 0.0, bq + i0 * 3 * D + h * Dh, 3 * D);
   cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, Dh, 2 * N, c, at->BB, 2 * N, at->KK, Dh, 0.0, bq + (n + i0) * 3 * D + h * Dh, 3 * D);
 
-  /* kbar += c Sbar^T q;  dkbar += c [dSbar | Sbar]~^T [q | dq]~ (QQ still holds this tile's [q | dq]) */
+  /* kbar += c Sbar^T q;  dkbar += c [dSbar | Sbar]~^T [q | dq]~ (QQ still contains this tile's [q | dq]) */
   cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, r, c, B, 2 * N, at->QQ, 2 * Dh, 1.0, at->bkv + k, kvw);
   cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, 2 * r, c, at->BB, N, at->QQ, Dh, 1.0, at->bkv + dk, kvw);
 
@@ -326,9 +324,7 @@ static void TileReverseTangent(Attention *at, AttentionBlockState *st, const Pet
   cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, 2 * r, 1.0, at->PP, N, at->OB, Dh, 1.0, at->bkv + dv, kvw);
 }
 
-/*@
-  AttentionHeadsReverse - Back-propagates the attention-output gradients obar [rows][D] to the query, key and value gradients bq [rows][3D].
-@*/
+/* Back-propagates the attention-output gradients obar [rows][D] to the query, key and value gradients bq [rows][3D]. */
 PetscErrorCode AttentionHeadsReverse(WLMPotential pot, AttentionBlockState *st, const PetscReal obar[], PetscReal bq[])
 {
   Attention     *at = (Attention *)pot->data;

@@ -224,18 +224,11 @@ static PetscErrorCode BlockReverse(WLMPotential pot, PetscInt l, PetscReal *dgra
   PetscFunctionReturn(0);
 }
 
-/*@
-  AttentionForward - Runs the model on this rank's particles after AttentionBeginCall().
-
-  Input Parameters:
-+ pot    - the model
-. t      - time
-. x      - positions [n][dim]
-- lambda - cotangents [n][dim] when the call has tangents, else NULL
-
-  Output Parameter:
-. U - sum over this rank's particles of w_i psi_i
-@*/
+/*
+   Runs the model on this rank's particles x [n][dim] at time t, after
+   AttentionBeginCall(); lambda [n][dim] gives the tangent rows when the call
+   has tangents (else NULL).  Sets *U to this rank's sum of w_i psi_i.
+*/
 PetscErrorCode AttentionForward(WLMPotential pot, PetscReal t, const PetscReal x[], const PetscReal lambda[], PetscReal *U)
 {
   Attention      *at = (Attention *)pot->data;
@@ -298,19 +291,12 @@ static void TimeEmbeddingParameterTangent(Attention *at, PetscReal t, const Pets
   }
 }
 
-/*@
-  AttentionReverse - Back-propagates the seeds w_i after AttentionForward().
-
-  Input Parameters:
-+ pot   - the model
-- t     - time
-
-  Output Parameter:
-. dgrad - when the call has tangents and dgrad is not NULL, incremented by grad_theta (Lambda . F) [nparam]
-
-  Notes:
-  On return at->bx holds dU/dx [n][dim] and, with tangents, H Lambda [n][dim] after it.
-@*/
+/*
+   Back-propagates the seeds w_i after AttentionForward().  With tangents and
+   dgrad not NULL, dgrad [nparam] is incremented by grad_theta (Lambda . F).
+   On return at->bx contains dU/dx [n][dim] and, with tangents, H Lambda
+   [n][dim] after it.
+*/
 PetscErrorCode AttentionReverse(WLMPotential pot, PetscReal t, PetscReal dgrad[])
 {
   Attention       *at = (Attention *)pot->data;

@@ -76,9 +76,9 @@ static PetscErrorCode ExternalPartLoadRows(WLMExternalPart *part, PetscReal t, P
 }
 
 /*
-   Runs V on m particles and accumulates into *U, F (minus the gradient),
-   and with lambda into gradx (minus w_i Hess V lambda_i) and gradtheta;
-   any output may be NULL.
+   Runs V on m particles and accumulates w_i V(x_i) into *U and -w_i grad V
+   into F.  With lambda it also accumulates -w_i Hess V lambda_i into gradx
+   and the parameter product into gradtheta.  Any output may be NULL.
 */
 static PetscErrorCode ExternalPartChunk(WLMExternalPart *part, const PetscReal *theta, PetscReal t, PetscInt m, const PetscReal *x, const PetscReal *w, PetscReal mass, const PetscReal *lambda, PetscReal *U, PetscReal *F, PetscReal *gradx, PetscReal *gradtheta)
 {

@@ -229,7 +229,9 @@ static PetscErrorCode MeanfieldTile(WLMPotential pot, PairPass pass, PetscReal t
   Meanfield      *mf = (Meanfield *)pot->data;
   const PetscInt   dim = pot->dim, nin = mf->pair.nin, rows_per_pair = mf->pair_input == WLM_PAIR_INPUT_DISTANCE2 ? 1 : 2;
   const PetscBool  tangent = (PetscBool)(pass == PAIR_PRODUCTS);
-  const PetscReal *theta   = pot->theta + (mf->external ? mf->part.mlp.nparam : 0);
+  const PetscInt   offset  = mf->external ? mf->part.mlp.nparam : 0; /* the pair MLP's parameters follow those of V */
+  const PetscReal *theta   = pot->theta + offset;
+  PetscReal       *pair_gradtheta = gradtheta ? gradtheta + offset : NULL;
   const PetscReal *y, *dy, *bar, *dbar;
   PetscInt         m;
   PetscReal        energy = 0;
@@ -279,7 +281,7 @@ static PetscErrorCode MeanfieldTile(WLMPotential pot, PairPass pass, PetscReal t
       mf->dybar[p * rows_per_pair + q] = mf->sigma[p] * mf->c1[p] * mf->sdot[p] / rows_per_pair;
     }
   }
-  PetscCall(WLMMLPReverse(&mf->pair, theta, m, mf->ybar, tangent ? mf->dybar : NULL, tangent, -1.0, gradtheta ? gradtheta + (mf->external ? mf->part.mlp.nparam : 0) : NULL));
+  PetscCall(WLMMLPReverse(&mf->pair, theta, m, mf->ybar, tangent ? mf->dybar : NULL, tangent, -1.0, pair_gradtheta));
   bar  = mf->pair.barin;
   dbar = mf->pair.barin + m * nin;
 
