@@ -42,6 +42,12 @@ typedef struct {
   PetscInt ffn;        /* F */
   PetscInt time_width; /* E, width of the time embedding */
 
+  /* score cache: the softmax (and its tangent) of every block and head, kept for the reverse pass when it fits */
+  PetscReal  score_memory;    /* budget in MB per rank; 0 always recomputes */
+  PetscReal *scores;          /* [L][H][n][N], or [L][H][n][2N] rows [dP | P] with tangents */
+  PetscInt   scores_capacity; /* entries allocated in scores */
+  PetscBool  cache;           /* the current call keeps its scores in at->scores */
+
   /* parameter layout */
   PetscInt             off_in;     /* W_in [d][D], b_in [D] */
   PetscInt             off_time;   /* a [E], c [E], W_t [E][D], b_t [D] */
@@ -79,6 +85,7 @@ PETSC_INTERN PetscErrorCode AttentionBeginCall(WLMPotential, PetscInt, const Pet
 PETSC_INTERN PetscErrorCode AttentionForward(WLMPotential, PetscReal, const PetscReal[], const PetscReal[], PetscReal *);
 PETSC_INTERN PetscErrorCode AttentionReverse(WLMPotential, PetscReal, PetscReal[]);
 PETSC_INTERN PetscErrorCode AttentionHeadsForward(WLMPotential, AttentionBlockState *);
+PETSC_INTERN PetscErrorCode AttentionFreeScores(Attention *);
 PETSC_INTERN PetscErrorCode AttentionHeadsReverse(WLMPotential, AttentionBlockState *, const PetscReal[], PetscReal[]);
 PETSC_INTERN PetscErrorCode AttentionGatherKeys(WLMPotential, AttentionBlockState *);
 

@@ -30,8 +30,10 @@
    alternating between A and B.
 
    Queries are processed in tiles of rows so that the [tile][2N] score
-   matrices stay in cache; the reverse pass recomputes P (and dP) for its
-   tile rather than storing the N x N scores of every block and head.  Keys
+   matrices stay in cache.  When the softmax of every block and head fits in
+   the budget of -wlm_potential_attention_score_memory, the forward pass
+   writes it into a cache that the reverse pass reads; otherwise the reverse
+   pass recomputes P (and dP) tile by tile, and no N x N matrix is stored.  Keys
    and values are gathered from all ranks with one MPI_Allgatherv per block,
    and their gradients are summed onto the owners with one
    MPI_Reduce_scatter per block.
@@ -141,26 +143,33 @@ static void PackHead(Attention *at, AttentionBlockState *st, PetscInt h)
 
 /*
    Softmax P (and dP with tangents) of head h for the query rows i0..i0+r-1
-   into the tile buffer at->PP: rows of width ld = N, or with tangents
-   ld = 2N holding [dP | P].
+   of block st: rows of width ld = N, or with tangents ld = 2N holding
+   [dP | P].  *PP points to them: into the score cache when the call keeps
+   scores, else to the tile buffer.  With compute false the cached scores
+   of the forward pass are reused.  With tangents QQ is always packed.
 */
-static PetscErrorCode TileScores(Attention *at, AttentionBlockState *st, PetscInt h, PetscInt i0, PetscInt r)
+static PetscErrorCode TileScores(Attention *at, AttentionBlockState *st, PetscInt h, PetscInt i0, PetscInt r, PetscBool compute, PetscReal **PP)
 {
-  const PetscInt   D = at->hidden, Dh = D / at->heads, n = at->n, N = at->N;
+  const PetscInt   D = at->hidden, Dh = D / at->heads, n = at->n, N = at->N, ld = at->tangent ? 2 * N : N;
+  const PetscInt   l = (PetscInt)(st - at->blk);
   const PetscReal  c = 1.0 / PetscSqrtReal((PetscReal)Dh);
   const PetscReal *Q = st->qkv + i0 * 3 * D + h * Dh;
 
   PetscFunctionBeginUser;
-  if (!at->tangent) {
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r, N, Dh, c, Q, 3 * D, st->kv + h * Dh, 2 * D, 0.0, at->PP, N);
-    SoftmaxRows(r, N, N, at->masses ? at->mask : NULL, at->PP);
-    PetscCall(PetscLogFlops(2.0 * r * N * Dh + 6.0 * r * N));
-  } else {
-    PetscReal *dP = at->PP, *P = at->PP + N;
-
+  *PP = at->cache ? at->scores + ((l * at->heads + h) * n + i0) * ld : at->PP;
+  if (at->tangent) {
     /* QQ = [q | dq] */
     CopyRows(r, Dh, Q, 3 * D, at->QQ, 2 * Dh);
     CopyRows(r, Dh, st->qkv + (n + i0) * 3 * D + h * Dh, 3 * D, at->QQ + Dh, 2 * Dh);
+  }
+  if (!compute && at->cache) PetscFunctionReturn(0);
+  if (!at->tangent) {
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r, N, Dh, c, Q, 3 * D, st->kv + h * Dh, 2 * D, 0.0, *PP, N);
+    SoftmaxRows(r, N, N, at->masses ? at->mask : NULL, *PP);
+    PetscCall(PetscLogFlops(2.0 * r * N * Dh + 6.0 * r * N));
+  } else {
+    PetscReal *dP = *PP, *P = *PP + N;
+
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r, N, Dh, c, at->QQ, 2 * Dh, at->KK, Dh, 0.0, P, 2 * N);
     SoftmaxRows(r, N, 2 * N, at->masses ? at->mask : NULL, P);
     cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r, N, 2 * Dh, c, at->QQ, 2 * Dh, at->KD, 2 * Dh, 0.0, dP, 2 * N);
@@ -212,15 +221,16 @@ PetscErrorCode AttentionHeadsForward(WLMPotential pot, AttentionBlockState *st)
     if (at->tangent) PackHead(at, st, h);
     for (PetscInt i0 = 0; i0 < n; i0 += at->tile) {
       const PetscInt r = PetscMin(at->tile, n - i0);
+      PetscReal     *PP;
 
-      PetscCall(TileScores(at, st, h, i0, r));
+      PetscCall(TileScores(at, st, h, i0, r, PETSC_TRUE, &PP));
       if (!at->tangent) {
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, Dh, N, 1.0, at->PP, N, st->kv + D + h * Dh, 2 * D, 0.0, st->o + i0 * D + h * Dh, D);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, Dh, N, 1.0, PP, N, st->kv + D + h * Dh, 2 * D, 0.0, st->o + i0 * D + h * Dh, D);
         PetscCall(PetscLogFlops(2.0 * r * N * Dh));
       } else {
         /* o = P v;  do = [dP | P] [v ; dv] */
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, Dh, N, 1.0, at->PP + N, 2 * N, at->VV, Dh, 0.0, st->o + i0 * D + h * Dh, D);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, Dh, 2 * N, 1.0, at->PP, 2 * N, at->VV, Dh, 0.0, st->o + (n + i0) * D + h * Dh, D);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, Dh, N, 1.0, PP + N, 2 * N, at->VV, Dh, 0.0, st->o + i0 * D + h * Dh, D);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, Dh, 2 * N, 1.0, PP, 2 * N, at->VV, Dh, 0.0, st->o + (n + i0) * D + h * Dh, D);
         PetscCall(PetscLogFlops(6.0 * r * N * Dh));
       }
     }
@@ -276,7 +286,7 @@ static PetscErrorCode ScatterKeyGradients(WLMPotential pot, PetscReal *bq)
 }
 
 /* Reverse pass of one tile without tangents: qbar of the tile, and kbar, vbar of all particles accumulated. */
-static void TileReverse(Attention *at, AttentionBlockState *st, const PetscReal *obar, PetscReal *bq, PetscInt h, PetscInt i0, PetscInt r)
+static void TileReverse(Attention *at, AttentionBlockState *st, const PetscReal *PP, const PetscReal *obar, PetscReal *bq, PetscInt h, PetscInt i0, PetscInt r)
 {
   const PetscInt   D = at->hidden, Dh = D / at->heads, N = at->N, kvw = 2 * D;
   const PetscReal  c = 1.0 / PetscSqrtReal((PetscReal)Dh);
@@ -284,18 +294,18 @@ static void TileReverse(Attention *at, AttentionBlockState *st, const PetscReal 
 
   cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r, N, Dh, 1.0, ob, D, V, kvw, 0.0, at->BB, N);
   RowDots(at, st, obar, h, i0, r);
-  ScoreGradientRows(r, N, N, PETSC_FALSE, at->PP, NULL, at->dsum, at->BB, NULL);
+  ScoreGradientRows(r, N, N, PETSC_FALSE, PP, NULL, at->dsum, at->BB, NULL);
   cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, Dh, N, c, at->BB, N, K, kvw, 0.0, bq + i0 * 3 * D + h * Dh, 3 * D);
   cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, r, c, at->BB, N, Q, 3 * D, 1.0, at->bkv + h * Dh, kvw);
-  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, r, 1.0, at->PP, N, ob, D, 1.0, at->bkv + D + h * Dh, kvw);
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, r, 1.0, PP, N, ob, D, 1.0, at->bkv + D + h * Dh, kvw);
 }
 
 /* Reverse and reverse-tangent pass of one tile, with the packed operands described at the top of the file. */
-static void TileReverseTangent(Attention *at, AttentionBlockState *st, const PetscReal *obar, PetscReal *bq, PetscInt h, PetscInt i0, PetscInt r)
+static void TileReverseTangent(Attention *at, AttentionBlockState *st, const PetscReal *PP, const PetscReal *obar, PetscReal *bq, PetscInt h, PetscInt i0, PetscInt r)
 {
   const PetscInt   D = at->hidden, Dh = D / at->heads, n = at->n, N = at->N, kvw = 4 * D;
   const PetscReal  c = 1.0 / PetscSqrtReal((PetscReal)Dh);
-  const PetscReal *ob = obar + i0 * D + h * Dh, *dob = obar + (n + i0) * D + h * Dh, *P = at->PP + N, *dP = at->PP;
+  const PetscReal *ob = obar + i0 * D + h * Dh, *dob = obar + (n + i0) * D + h * Dh, *P = PP + N, *dP = PP;
   PetscReal       *B = at->BB + N, *dB = at->BB;
   PetscInt         k, v, dk, dv;
 
@@ -321,7 +331,7 @@ static void TileReverseTangent(Attention *at, AttentionBlockState *st, const Pet
   CopyRows(r, Dh, ob, D, at->OB, 2 * Dh);
   CopyRows(r, Dh, dob, D, at->OB + Dh, 2 * Dh);
   cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, r, 1.0, P, 2 * N, ob, D, 1.0, at->bkv + v, kvw);
-  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, 2 * r, 1.0, at->PP, N, at->OB, Dh, 1.0, at->bkv + dv, kvw);
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, 2 * r, 1.0, PP, N, at->OB, Dh, 1.0, at->bkv + dv, kvw);
 }
 
 /* Back-propagates the attention-output gradients obar [rows][D] to the query, key and value gradients bq [rows][3D]. */
@@ -337,10 +347,11 @@ PetscErrorCode AttentionHeadsReverse(WLMPotential pot, AttentionBlockState *st, 
     if (at->tangent) PackHead(at, st, h);
     for (PetscInt i0 = 0; i0 < n; i0 += at->tile) {
       const PetscInt r = PetscMin(at->tile, n - i0);
+      PetscReal     *PP;
 
-      PetscCall(TileScores(at, st, h, i0, r));
-      if (at->tangent) TileReverseTangent(at, st, obar, bq, h, i0, r);
-      else TileReverse(at, st, obar, bq, h, i0, r);
+      PetscCall(TileScores(at, st, h, i0, r, PETSC_FALSE, &PP));
+      if (at->tangent) TileReverseTangent(at, st, PP, obar, bq, h, i0, r);
+      else TileReverse(at, st, PP, obar, bq, h, i0, r);
       PetscCall(PetscLogFlops((at->tangent ? 24.0 : 8.0) * r * N * Dh + (at->tangent ? 7.0 : 3.0) * r * N + 4.0 * r * Dh));
     }
   }

@@ -109,6 +109,35 @@ PetscErrorCode AttentionReserve(WLMPotential pot, PetscInt nloc, PetscInt N)
   PetscFunctionReturn(0);
 }
 
+/* Frees the score cache. */
+PetscErrorCode AttentionFreeScores(Attention *at)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscFree(at->scores));
+  at->scores_capacity = 0;
+  PetscFunctionReturn(0);
+}
+
+/*
+   Decides whether the current call keeps its scores for the reverse pass:
+   it does when L H n N doubles (twice that with tangents) fit in the
+   budget.  The cache only grows, so repeated calls do not allocate.
+*/
+static PetscErrorCode AttentionReserveScores(WLMPotential pot)
+{
+  Attention     *at   = (Attention *)pot->data;
+  const PetscReal need = (PetscReal)at->layers * at->heads * at->n * at->N * (at->tangent ? 2 : 1);
+
+  PetscFunctionBeginUser;
+  at->cache = (PetscBool)(at->n > 0 && need < PETSC_MAX_INT && need * sizeof(PetscReal) <= at->score_memory * 1048576.0);
+  if (at->cache && need > at->scores_capacity) {
+    PetscCall(AttentionFreeScores(at));
+    PetscCall(PetscMalloc1((size_t)need, &at->scores));
+    at->scores_capacity = (PetscInt)need;
+  }
+  PetscFunctionReturn(0);
+}
+
 /*
    Starts a call on n local particles: particle counts of all ranks, the
    workspace, the seeds w_i and the log-mass mask of the scores.  With
@@ -142,6 +171,7 @@ PetscErrorCode AttentionBeginCall(WLMPotential pot, PetscInt n, const PetscReal 
   at->start   = at->pdispls[rank];
   at->tangent = tangent;
   at->masses  = w ? PETSC_TRUE : PETSC_FALSE;
+  PetscCall(AttentionReserveScores(pot));
   for (PetscInt i = 0; i < n; i++) at->seeds[i] = w ? w[i] : 1.0 / N;
   if (w) {
     if (size > 1) {

@@ -39,6 +39,7 @@ START_TEST(test_attention_derivatives)
     PetscReal               combined;
 
     WLMTestCall(CreateAttention(PETSC_COMM_SELF, dim, tin, hidden, heads, layers, ffn, 1 + WLMRandomInteger(&r, 5), 310 + ncase, ncase % 2 ? n : 0, &pot));
+    if (ncase % 4 >= 2) WLMTestCall(WLMPotentialAttentionSetScoreMemory(pot, 0.0)); /* recompute the scores in the reverse pass */
     WLMTestCall(WLMTestRandomArray(320 + ncase, n * dim, 1.0, x));
     WLMTestCall(WLMTestRandomArray(330 + ncase, n, 1.0, w));
     for (PetscInt i = 0; i < n; i++) w[i] = 0.2 + PetscAbsReal(w[i]);
@@ -72,11 +73,38 @@ START_TEST(test_attention_many_tiles)
   WLMTestCall(WLMTestPotentialCombinedDifference(single, 0.1, N, x, w, 84, &combined));
   ck_assert_double_lt(combined, 1e-13);
   WLMTestCall(CreateAttention(PETSC_COMM_WORLD, dim, PETSC_TRUE, 4, 2, 1, 6, 2, 82, 0, &sharded));
+  WLMTestCall(WLMPotentialAttentionSetScoreMemory(sharded, 0.0));
   WLMTestCall(WLMTestPotentialShardedDifference(sharded, single, 0.1, N, x, w, 85, &diff));
   ck_assert_double_lt(diff, 1e-12);
   WLMTestCall(WLMPotentialDestroy(&single));
   WLMTestCall(WLMPotentialDestroy(&sharded));
   WLMTestCall(PetscFree2(x, w));
+}
+END_TEST
+
+/* Keeping the scores between the passes and recomputing them give the same results, bit for bit. */
+START_TEST(test_attention_score_cache)
+{
+  const PetscInt n = 9, dim = 2;
+  PetscReal      x[18], lambda[18], F[2][18], G[2][18], *T[2], U[2];
+  PetscInt       np;
+  WLMPotential   pot;
+
+  WLMTestCall(CreateAttention(PETSC_COMM_SELF, dim, PETSC_TRUE, 6, 2, 2, 8, 3, 91, 0, &pot));
+  WLMTestCall(WLMPotentialGetNumParameters(pot, &np));
+  WLMTestCall(PetscCalloc2(np, &T[0], np, &T[1]));
+  WLMTestCall(WLMTestRandomArray(92, n * dim, 1.0, x));
+  WLMTestCall(WLMTestRandomArray(93, n * dim, 1.0, lambda));
+  for (PetscInt m = 0; m < 2; m++) {
+    WLMTestCall(WLMPotentialAttentionSetScoreMemory(pot, m ? 0.0 : 1.0));
+    WLMTestCall(WLMPotentialComputeForcesAndProducts(pot, 0.5, n, x, NULL, lambda, &U[m], F[m], G[m], T[m]));
+  }
+  ck_assert_mem_eq(&U[0], &U[1], sizeof(PetscReal));
+  ck_assert_mem_eq(F[0], F[1], sizeof(F[0]));
+  ck_assert_mem_eq(G[0], G[1], sizeof(G[0]));
+  ck_assert_mem_eq(T[0], T[1], np * sizeof(PetscReal));
+  WLMTestCall(PetscFree2(T[0], T[1]));
+  WLMTestCall(WLMPotentialDestroy(&pot));
 }
 END_TEST
 
@@ -199,6 +227,7 @@ START_TEST(test_attention_bad_sizes)
   WLMTestCall(WLMPotentialSetType(pot, WLMPOTENTIALATTENTION));
   WLMTestExpectError(WLMPotentialAttentionSetSizes(pot, 10, 3, 2, 8, 4), PETSC_ERR_ARG_OUTOFRANGE, "3 attention heads do not divide the hidden width 10");
   WLMTestExpectError(WLMPotentialAttentionSetSizes(pot, 8, 2, 0, 8, 4), PETSC_ERR_ARG_OUTOFRANGE, "block count 0");
+  WLMTestExpectError(WLMPotentialAttentionSetScoreMemory(pot, -1.0), PETSC_ERR_ARG_OUTOFRANGE, "Score memory -1");
   WLMTestCall(WLMPotentialSetType(pot, WLMPOTENTIALEXTERNAL));
   WLMTestExpectError(WLMPotentialAttentionSetSizes(pot, 8, 2, 2, 8, 4), PETSC_ERR_ARG_WRONG, "not external");
   WLMTestCall(WLMPotentialDestroy(&pot));
@@ -212,6 +241,7 @@ Suite *WLMTestSuite(void)
 
   tcase_add_test(tc, test_attention_derivatives);
   tcase_add_test(tc, test_attention_many_tiles);
+  tcase_add_test(tc, test_attention_score_cache);
   tcase_add_test(tc, test_attention_permutation);
   tcase_add_test(tc, test_attention_masses);
   tcase_add_test(tc, test_attention_sharded);
