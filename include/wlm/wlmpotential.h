@@ -97,6 +97,7 @@ PETSC_EXTERN PetscErrorCode WLMPotentialMeanfieldSetPairActivation(WLMPotential,
 PETSC_EXTERN PetscErrorCode WLMPotentialMeanfieldSetPairInput(WLMPotential, WLMPairInput);
 PETSC_EXTERN PetscErrorCode WLMPotentialMeanfieldSetCutoff(WLMPotential, PetscReal);
 PETSC_EXTERN PetscErrorCode WLMPotentialAttentionSetSizes(WLMPotential, PetscInt, PetscInt, PetscInt, PetscInt, PetscInt);
+PETSC_EXTERN PetscErrorCode WLMPotentialAttentionSetScoreMemory(WLMPotential, PetscReal);
 
 PETSC_EXTERN PetscErrorCode WLMPotentialSave(WLMPotential, hid_t);
 PETSC_EXTERN PetscErrorCode WLMPotentialLoad(MPI_Comm, hid_t, WLMPotential *);

@@ -13,18 +13,22 @@
    that attention averages over partners by mass (attentionheads.c).  With
    uniform masses the acceleration F_i / w_i = -grad_{x_i} sum_j psi_j.
 
-   There is no dropout: the integrator's adjoint needs the products of the
-   same deterministic force field that the forward rollout integrated.
+   There is no dropout, because the integrator's adjoint needs the products
+   of the same deterministic force field that the forward rollout integrated.
 
-   Parameters, in order: W_in [d][D], b_in [D]; with time input a, c [E],
-   W_t [E][D], b_t [D]; per block LN1 gain and shift [D], W_qkv [D][3D],
-   b_qkv [3D], W_o [D][D], b_o [D], LN2 gain and shift [D], W_1 [D][F],
-   b_1 [F], W_2 [F][D], b_2 [D]; then w_h [D], b_h.  Initialization:
-   LayerNorm gains 1 and shifts 0; every linear map with fan-in k, including
-   the attention projections and the head, has weights and biases uniform in
-   (-1/sqrt(k), 1/sqrt(k)) as PyTorch's nn.Linear.  (PyTorch's
-   nn.MultiheadAttention starts its projections differently; the layout
-   here is plain linear layers.)
+   Parameter layout, in this order:
+     W_in [d][D], b_in [D]
+     with time input: a [E], c [E], W_t [E][D], b_t [D]
+     per block: LN1 gain and shift [D] each, W_qkv [D][3D], b_qkv [3D],
+       W_o [D][D], b_o [D], LN2 gain and shift [D] each, W_1 [D][F],
+       b_1 [F], W_2 [F][D], b_2 [D]
+     w_h [D], b_h
+
+   Initialization: LayerNorm gains 1 and shifts 0.  Every linear map with
+   fan-in k, including the attention projections and the head, draws its
+   weights and biases uniformly from (-1/sqrt(k), 1/sqrt(k)), the default of
+   PyTorch's nn.Linear.  PyTorch's nn.MultiheadAttention initializes its
+   projections differently, but here they are plain linear layers.
 
    Forces and products: see attentionpass.c.
 */
@@ -51,6 +55,7 @@ static PetscErrorCode WLMPotentialSetUp_Attention(WLMPotential pot)
   PetscFunctionBeginUser;
   PetscCall(CheckSizes(PetscObjectComm((PetscObject)pot), at->hidden, at->heads, at->layers, at->ffn, at->time_width));
   PetscCall(AttentionFreeWorkspace(at));
+  PetscCall(AttentionFreeScores(at));
   bl->g1         = 0;
   bl->beta1      = D;
   bl->wqkv       = 2 * D;
@@ -187,8 +192,10 @@ static PetscErrorCode WLMPotentialSetFromOptions_Attention(WLMPotential pot, Pet
   PetscCall(PetscOptionsInt("-wlm_potential_attention_layers", "Transformer blocks L", "WLMPotentialAttentionSetSizes", at->layers, &at->layers, NULL));
   PetscCall(PetscOptionsInt("-wlm_potential_attention_ffn", "Width F of the feed-forward layer of each block", "WLMPotentialAttentionSetSizes", at->ffn, &at->ffn, NULL));
   PetscCall(PetscOptionsInt("-wlm_potential_attention_time_width", "Width E of the time embedding (used with time input)", "WLMPotentialAttentionSetSizes", at->time_width, &at->time_width, NULL));
+  PetscCall(PetscOptionsReal("-wlm_potential_attention_score_memory", "Memory in MB per rank for keeping attention scores between the forward and reverse passes; 0 recomputes them", "WLMPotentialAttentionSetScoreMemory", at->score_memory, &at->score_memory, NULL));
   PetscOptionsHeadEnd();
   PetscCall(CheckSizes(PetscObjectComm((PetscObject)pot), at->hidden, at->heads, at->layers, at->ffn, at->time_width));
+  PetscCheck(at->score_memory >= 0, PetscObjectComm((PetscObject)pot), PETSC_ERR_ARG_OUTOFRANGE, "Score memory %g MB is invalid; give a size >= 0", (double)at->score_memory);
   PetscFunctionReturn(0);
 }
 
@@ -199,6 +206,7 @@ static PetscErrorCode WLMPotentialView_Attention(WLMPotential pot, PetscViewer v
   PetscFunctionBeginUser;
   PetscCall(PetscViewerASCIIPrintf(viewer, "hidden width %" PetscInt_FMT ", %" PetscInt_FMT " heads, %" PetscInt_FMT " blocks, feed-forward width %" PetscInt_FMT ", time embedding width %" PetscInt_FMT "%s\n", at->hidden, at->heads, at->layers, at->ffn, at->time_width, pot->time_input ? "" : " (no time input)"));
   PetscCall(PetscViewerASCIIPrintf(viewer, "pre-LayerNorm blocks, GELU (tanh form), scores shifted by log mass\n"));
+  PetscCall(PetscViewerASCIIPrintf(viewer, "keeps scores between passes within %g MB per rank\n", (double)at->score_memory));
   PetscFunctionReturn(0);
 }
 
@@ -235,6 +243,7 @@ static PetscErrorCode WLMPotentialDestroy_Attention(WLMPotential pot)
 
   PetscFunctionBeginUser;
   PetscCall(AttentionFreeWorkspace(at));
+  PetscCall(AttentionFreeScores(at));
   PetscCall(PetscFree4(at->pcounts, at->pdispls, at->counts, at->displs));
   PetscCall(PetscFree(pot->data));
   PetscFunctionReturn(0);
@@ -283,6 +292,37 @@ PetscErrorCode WLMPotentialAttentionSetSizes(WLMPotential pot, PetscInt hidden, 
   PetscFunctionReturn(0);
 }
 
+/*@
+  WLMPotentialAttentionSetScoreMemory - Sets how much memory an attention model may use to keep its attention scores between the forward and reverse passes.
+
+  Logically Collective
+
+  Input Parameters:
++ pot - the model, of type attention
+- mb  - budget in MB per rank; 0 recomputes the scores in the reverse pass
+
+  Options Database Key:
+. -wlm_potential_attention_score_memory <256> - the budget
+
+  Notes:
+  A call keeps the softmax of every block and head, L H n N doubles (twice
+  that for products), when that fits the budget; otherwise the reverse pass
+  recomputes it tile by tile.  Both give the same results; keeping saves
+  about one GEMM and one softmax per tile.  Can be changed at any time.
+@*/
+PetscErrorCode WLMPotentialAttentionSetScoreMemory(WLMPotential pot, PetscReal mb)
+{
+  PetscBool is;
+
+  PetscFunctionBeginUser;
+  PetscValidHeaderSpecific(pot, WLMPOTENTIAL_CLASSID, 1);
+  PetscCall(PetscObjectTypeCompare((PetscObject)pot, WLMPOTENTIALATTENTION, &is));
+  PetscCheck(is, PetscObjectComm((PetscObject)pot), PETSC_ERR_ARG_WRONG, "WLMPotentialAttentionSetScoreMemory() needs an attention potential, not %s", ((PetscObject)pot)->type_name ? ((PetscObject)pot)->type_name : "one without a type");
+  PetscCheck(mb >= 0, PetscObjectComm((PetscObject)pot), PETSC_ERR_ARG_OUTOFRANGE, "Score memory %g MB is invalid; give a size >= 0", (double)mb);
+  ((Attention *)pot->data)->score_memory = mb;
+  PetscFunctionReturn(0);
+}
+
 /*MC
   WLMPOTENTIALATTENTION - "attention": a set transformer giving one scalar psi_i per particle, U = sum_i w_i psi_i.
 
@@ -291,12 +331,16 @@ PetscErrorCode WLMPotentialAttentionSetSizes(WLMPotential pot, PetscInt hidden, 
 . -wlm_potential_attention_heads <4>       - attention heads
 . -wlm_potential_attention_layers <4>      - blocks
 . -wlm_potential_attention_ffn <512>       - feed-forward width
-- -wlm_potential_attention_time_width <16> - time embedding width
+. -wlm_potential_attention_time_width <16> - time embedding width
+- -wlm_potential_attention_score_memory <256> - MB per rank for keeping scores between passes
 
   Notes:
-  Cost per call O(L N^2 D) for the attention and O(L N D F) for the rest.
-  Each rank stores the keys and values of all N particles per block
-  (8 L N 4D bytes) and score tiles of about 64k entries.
+  A force evaluation costs O(L N^2 D) for the attention and O(L N D F) for
+  the rest; the products cost about three times as much.  Each rank stores
+  the keys and values of all N particles and their tangents for every block
+  (32 L N D bytes), its own activations (about 16 L n (8D + 2F) bytes), and
+  score tiles of about 32k entries per head.  It keeps the n x N softmax of
+  every block and head only within the score-memory budget.
 M*/
 PETSC_EXTERN PetscErrorCode WLMPotentialCreate_Attention(WLMPotential pot)
 {
@@ -309,6 +353,7 @@ PETSC_EXTERN PetscErrorCode WLMPotentialCreate_Attention(WLMPotential pot)
   at->layers               = 4;
   at->ffn                  = 512;
   at->time_width           = 16;
+  at->score_memory         = 256.0;
   pot->data                = at;
   pot->ops->setfromoptions = WLMPotentialSetFromOptions_Attention;
   pot->ops->setup          = WLMPotentialSetUp_Attention;

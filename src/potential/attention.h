@@ -42,6 +42,12 @@ typedef struct {
   PetscInt ffn;        /* F */
   PetscInt time_width; /* E, width of the time embedding */
 
+  /* score cache: the softmax (and its tangent) of every block and head, kept for the reverse pass when it fits */
+  PetscReal  score_memory;    /* budget in MB per rank; 0 always recomputes */
+  PetscReal *scores;          /* [L][H][n][N], or [L][H][n][2N] rows [dP | P] with tangents */
+  PetscInt   scores_capacity; /* entries allocated in scores */
+  PetscBool  cache;           /* the current call keeps its scores in at->scores */
+
   /* parameter layout */
   PetscInt             off_in;     /* W_in [d][D], b_in [D] */
   PetscInt             off_time;   /* a [E], c [E], W_t [E][D], b_t [D] */
@@ -58,7 +64,9 @@ typedef struct {
   PetscReal           *bh, *bd, *bq, *bf, *bx;      /* reverse-pass gradients [rows][D], [rows][D], [rows][3D], [rows][F], [rows][d] */
   PetscReal           *bkv;                         /* key and value gradients of all particles [N][4D] */
   PetscReal           *kvloc;                       /* this rank's keys and values, packed for MPI [n][4D] */
-  PetscReal           *P, *dP, *B, *dB;             /* one tile: softmax, its tangent, score gradients, their tangents [tile][N] */
+  PetscReal           *PP, *BB;                     /* one tile: softmax and score gradients, rows [dX | X] of width 2N with tangents, else N */
+  PetscReal           *QQ, *OB;                     /* one tile of one head: [q | dq] and output gradients packed side by side [tile][2Dh] */
+  PetscReal           *KK, *VV, *KD, *VD;           /* keys and values of one head packed for tangents: [k ; dk], [v ; dv] [2N][Dh], [dk | k], [v | dv] [N][2Dh] */
   PetscReal           *dsum;                        /* per tile row: bar_o . o and its tangent [2 tile] */
   PetscReal           *mask;                        /* log w_j added to the scores [N] */
   PetscReal           *seeds;                       /* w_i [n] */
@@ -77,6 +85,7 @@ PETSC_INTERN PetscErrorCode AttentionBeginCall(WLMPotential, PetscInt, const Pet
 PETSC_INTERN PetscErrorCode AttentionForward(WLMPotential, PetscReal, const PetscReal[], const PetscReal[], PetscReal *);
 PETSC_INTERN PetscErrorCode AttentionReverse(WLMPotential, PetscReal, PetscReal[]);
 PETSC_INTERN PetscErrorCode AttentionHeadsForward(WLMPotential, AttentionBlockState *);
+PETSC_INTERN PetscErrorCode AttentionFreeScores(Attention *);
 PETSC_INTERN PetscErrorCode AttentionHeadsReverse(WLMPotential, AttentionBlockState *, const PetscReal[], PetscReal[]);
 PETSC_INTERN PetscErrorCode AttentionGatherKeys(WLMPotential, AttentionBlockState *);
 

@@ -17,9 +17,23 @@
      dSbar = dP (Pbar - D) + P (dPbar - dD)
      dqbar = c (dSbar k + Sbar dk),  dkbar = c (dSbar^T q + Sbar^T dq),  dvbar = dP^T obar + P^T dobar
 
-   Queries are processed in tiles of rows so that the [tile][N] score
-   matrices stay in cache; the reverse pass recomputes P (and dP) for its
-   tile rather than storing the N x N scores of every block and head.  Keys
+   Every tangent line is a sum of two products.  Packing the operands side
+   by side makes each one a single GEMM with twice the inner dimension:
+
+     dS    = c [q | dq] [dk | k]^T              dPbar = [dobar | obar] [v | dv]^T
+     do    = [dP | P] [v ; dv]                  dqbar = c [dSbar | Sbar] [k ; dk]
+     dkbar = c [dSbar | Sbar]~^T [q | dq]~      dvbar = [dP | P]~^T [obar | dobar]~
+
+   where [A | B] puts row i of A and row i of B side by side (a tile buffer
+   of r rows of width 2N, or a packed [r][2Dh] or [N][2Dh] matrix), [A ; B]
+   stacks A above B, and ~ reads an [r][2w] matrix as [2r][w] with rows
+   alternating between A and B.
+
+   Queries are processed in tiles of rows so that the [tile][2N] score
+   matrices stay in cache.  When the softmax of every block and head fits in
+   the budget of -wlm_potential_attention_score_memory, the forward pass
+   writes it into a cache that the reverse pass reads; otherwise the reverse
+   pass recomputes P (and dP) tile by tile, and no N x N matrix is stored.  Keys
    and values are gathered from all ranks with one MPI_Allgatherv per block,
    and their gradients are summed onto the owners with one
    MPI_Reduce_scatter per block.
@@ -28,15 +42,15 @@
 #include <cblas.h>
 
 /*
-   Softmax of each of r rows of length N in place, after adding mask (when
-   not NULL) to every row.  The reductions use OpenMP simd clauses so that
-   GCC vectorizes them; the summation order then depends on the vector
-   width of the clone that runs, but not on the rank count.
+   Softmax of each of r rows of length N (row stride ld) in place, after
+   adding mask (when not NULL) to every row.  The reductions use OpenMP simd
+   clauses so that GCC vectorizes them.  Their summation order depends on
+   the vector width of the clone that runs, but not on the rank count.
 */
-WLM_VECTOR_CLONES static void SoftmaxRows(PetscInt r, PetscInt N, const PetscReal *mask, PetscReal *S)
+WLM_VECTOR_CLONES static void SoftmaxRows(PetscInt r, PetscInt N, PetscInt ld, const PetscReal *mask, PetscReal *S)
 {
   for (PetscInt i = 0; i < r; i++) {
-    PetscReal *row = S + i * N, mx = PETSC_MIN_REAL, sum = 0, scale;
+    PetscReal *row = S + i * ld, mx = PETSC_MIN_REAL, sum = 0, scale;
 
     if (mask) {
 #pragma omp simd reduction(max : mx)
@@ -59,12 +73,12 @@ WLM_VECTOR_CLONES static void SoftmaxRows(PetscInt r, PetscInt N, const PetscRea
   }
 }
 
-/* dP = P (dS - rowsum(P dS)) in place of dS, for r rows of length N. */
-WLM_VECTOR_CLONES static void SoftmaxTangentRows(PetscInt r, PetscInt N, const PetscReal *P, PetscReal *dS)
+/* dP = P (dS - rowsum(P dS)) in place of dS, for r rows of length N (row stride ld). */
+WLM_VECTOR_CLONES static void SoftmaxTangentRows(PetscInt r, PetscInt N, PetscInt ld, const PetscReal *P, PetscReal *dS)
 {
   for (PetscInt i = 0; i < r; i++) {
-    const PetscReal *p  = P + i * N;
-    PetscReal       *dp = dS + i * N, s = 0;
+    const PetscReal *p  = P + i * ld;
+    PetscReal       *dp = dS + i * ld, s = 0;
 
 #pragma omp simd reduction(+ : s)
     for (PetscInt j = 0; j < N; j++) s += p[j] * dp[j];
@@ -73,39 +87,94 @@ WLM_VECTOR_CLONES static void SoftmaxTangentRows(PetscInt r, PetscInt N, const P
   }
 }
 
-/* Sbar = P (Pbar - D) in place of Pbar, and dSbar = dP (Pbar - D) + P (dPbar - dD) in place of dPbar. */
-WLM_VECTOR_CLONES static void ScoreGradientRows(PetscInt r, PetscInt N, PetscBool tangent, const PetscReal *P, const PetscReal *dP, const PetscReal *dsum, PetscReal *B, PetscReal *dB)
+/* Sbar = P (Pbar - D) in place of Pbar, and dSbar = dP (Pbar - D) + P (dPbar - dD) in place of dPbar (row stride ld). */
+WLM_VECTOR_CLONES static void ScoreGradientRows(PetscInt r, PetscInt N, PetscInt ld, PetscBool tangent, const PetscReal *P, const PetscReal *dP, const PetscReal *dsum, PetscReal *B, PetscReal *dB)
 {
   for (PetscInt i = 0; i < r; i++) {
     const PetscReal  Di = dsum[i], dDi = tangent ? dsum[r + i] : 0.0;
-    const PetscReal *p = P + i * N, *dp = dP + i * N;
-    PetscReal       *b = B + i * N, *db = dB + i * N;
+    const PetscReal *p = P + i * ld, *dp = tangent ? dP + i * ld : NULL;
+    PetscReal       *b = B + i * ld, *db = tangent ? dB + i * ld : NULL;
 
     if (tangent) {
+#pragma omp simd
       for (PetscInt j = 0; j < N; j++) db[j] = dp[j] * (b[j] - Di) + p[j] * (db[j] - dDi);
     }
+#pragma omp simd
     for (PetscInt j = 0; j < N; j++) b[j] = p[j] * (b[j] - Di);
   }
 }
 
-/* Softmax P (and dP with tangents) of head h for the query rows i0..i0+r-1. */
-static PetscErrorCode TileScores(Attention *at, AttentionBlockState *st, PetscInt h, PetscInt i0, PetscInt r)
+/* Copies r rows of width w from src (stride lds) to columns of dst (stride ldd). */
+static void CopyRows(PetscInt r, PetscInt w, const PetscReal *src, PetscInt lds, PetscReal *dst, PetscInt ldd)
 {
-  const PetscInt   D = at->hidden, Dh = D / at->heads, n = at->n, N = at->N, kvw = at->tangent ? 4 * D : 2 * D;
+  for (PetscInt i = 0; i < r; i++) memcpy(dst + i * ldd, src + i * lds, (size_t)w * sizeof(PetscReal));
+}
+
+/* Column offsets of head h in the gathered [N][kvw] key-value rows: keys, values, and with tangents their tangents. */
+static inline void HeadColumns(const Attention *at, PetscInt h, PetscInt *k, PetscInt *v, PetscInt *dk, PetscInt *dv)
+{
+  const PetscInt D = at->hidden, Dh = D / at->heads;
+
+  *k  = h * Dh;
+  *v  = D + h * Dh;
+  *dk = 2 * D + h * Dh;
+  *dv = 3 * D + h * Dh;
+}
+
+/*
+   Packs the keys and values of head h for the tangent GEMMs: KK = [k ; dk]
+   and VV = [v ; dv] of [2N][Dh], KD = [dk | k] and VD = [v | dv] of [N][2Dh].
+*/
+static void PackHead(Attention *at, AttentionBlockState *st, PetscInt h)
+{
+  const PetscInt D = at->hidden, Dh = D / at->heads, N = at->N, kvw = 4 * D;
+  PetscInt       k, v, dk, dv;
+
+  HeadColumns(at, h, &k, &v, &dk, &dv);
+  CopyRows(N, Dh, st->kv + k, kvw, at->KK, Dh);
+  CopyRows(N, Dh, st->kv + dk, kvw, at->KK + N * Dh, Dh);
+  CopyRows(N, Dh, st->kv + v, kvw, at->VV, Dh);
+  CopyRows(N, Dh, st->kv + dv, kvw, at->VV + N * Dh, Dh);
+  CopyRows(N, Dh, st->kv + dk, kvw, at->KD, 2 * Dh);
+  CopyRows(N, Dh, st->kv + k, kvw, at->KD + Dh, 2 * Dh);
+  CopyRows(N, Dh, st->kv + v, kvw, at->VD, 2 * Dh);
+  CopyRows(N, Dh, st->kv + dv, kvw, at->VD + Dh, 2 * Dh);
+}
+
+/*
+   Softmax P (and dP with tangents) of head h for the query rows i0..i0+r-1
+   of block st: rows of width ld = N, or with tangents ld = 2N holding
+   [dP | P].  *PP points to them: into the score cache when the call keeps
+   scores, else to the tile buffer.  With compute false the cached scores
+   of the forward pass are reused.  With tangents QQ is always packed.
+*/
+static PetscErrorCode TileScores(Attention *at, AttentionBlockState *st, PetscInt h, PetscInt i0, PetscInt r, PetscBool compute, PetscReal **PP)
+{
+  const PetscInt   D = at->hidden, Dh = D / at->heads, n = at->n, N = at->N, ld = at->tangent ? 2 * N : N;
+  const PetscInt   l = (PetscInt)(st - at->blk);
   const PetscReal  c = 1.0 / PetscSqrtReal((PetscReal)Dh);
-  const PetscReal *Q = st->qkv + i0 * 3 * D + h * Dh, *K = st->kv + h * Dh;
+  const PetscReal *Q = st->qkv + i0 * 3 * D + h * Dh;
 
   PetscFunctionBeginUser;
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r, N, Dh, c, Q, 3 * D, K, kvw, 0.0, at->P, N);
-  SoftmaxRows(r, N, at->masses ? at->mask : NULL, at->P);
-  PetscCall(PetscLogFlops(2.0 * r * N * Dh + 6.0 * r * N));
+  *PP = at->cache ? at->scores + ((l * at->heads + h) * n + i0) * ld : at->PP;
   if (at->tangent) {
-    const PetscReal *dQ = st->qkv + (n + i0) * 3 * D + h * Dh, *dK = st->kv + 2 * D + h * Dh;
+    /* QQ = [q | dq] */
+    CopyRows(r, Dh, Q, 3 * D, at->QQ, 2 * Dh);
+    CopyRows(r, Dh, st->qkv + (n + i0) * 3 * D + h * Dh, 3 * D, at->QQ + Dh, 2 * Dh);
+  }
+  if (!compute && at->cache) PetscFunctionReturn(0);
+  if (!at->tangent) {
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r, N, Dh, c, Q, 3 * D, st->kv + h * Dh, 2 * D, 0.0, *PP, N);
+    SoftmaxRows(r, N, N, at->masses ? at->mask : NULL, *PP);
+    PetscCall(PetscLogFlops(2.0 * r * N * Dh + 6.0 * r * N));
+  } else {
+    PetscReal *dP = *PP, *P = *PP + N;
 
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r, N, Dh, c, dQ, 3 * D, K, kvw, 0.0, at->dP, N);
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r, N, Dh, c, Q, 3 * D, dK, kvw, 1.0, at->dP, N);
-    SoftmaxTangentRows(r, N, at->P, at->dP);
-    PetscCall(PetscLogFlops(4.0 * r * N * Dh + 4.0 * r * N));
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r, N, Dh, c, at->QQ, 2 * Dh, at->KK, Dh, 0.0, P, 2 * N);
+    SoftmaxRows(r, N, 2 * N, at->masses ? at->mask : NULL, P);
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r, N, 2 * Dh, c, at->QQ, 2 * Dh, at->KD, 2 * Dh, 0.0, dP, 2 * N);
+    SoftmaxTangentRows(r, N, 2 * N, P, dP);
+    PetscCall(PetscLogFlops(6.0 * r * N * Dh + 10.0 * r * N));
   }
   PetscFunctionReturn(0);
 }
@@ -126,10 +195,8 @@ PetscErrorCode AttentionGatherKeys(WLMPotential pot, AttentionBlockState *st)
   PetscCallMPI(MPI_Comm_size(comm, &size));
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   dst = size == 1 ? st->kv : at->kvloc;
-  for (PetscInt i = 0; i < n; i++) {
-    PetscCall(PetscArraycpy(dst + i * kvw, st->qkv + i * 3 * D + D, 2 * D));
-    if (at->tangent) PetscCall(PetscArraycpy(dst + i * kvw + 2 * D, st->qkv + (n + i) * 3 * D + D, 2 * D));
-  }
+  CopyRows(n, 2 * D, st->qkv + D, 3 * D, dst, kvw);
+  if (at->tangent) CopyRows(n, 2 * D, st->qkv + n * 3 * D + D, 3 * D, dst + 2 * D, kvw);
   if (size > 1) {
     PetscCall(PetscLogEventBegin(WLMPOTENTIAL_Communication, pot, 0, 0, 0));
     for (PetscMPIInt q = 0; q < size; q++) {
@@ -142,31 +209,29 @@ PetscErrorCode AttentionGatherKeys(WLMPotential pot, AttentionBlockState *st)
   PetscFunctionReturn(0);
 }
 
-/*@
-  AttentionHeadsForward - Computes the attention output o [rows][D] of every head for this rank's queries.
-@*/
+/* Computes the attention output o [rows][D] of every head for this rank's queries. */
 PetscErrorCode AttentionHeadsForward(WLMPotential pot, AttentionBlockState *st)
 {
   Attention     *at = (Attention *)pot->data;
-  const PetscInt D = at->hidden, H = at->heads, Dh = D / H, n = at->n, N = at->N, kvw = at->tangent ? 4 * D : 2 * D;
+  const PetscInt D = at->hidden, H = at->heads, Dh = D / H, n = at->n, N = at->N;
 
   PetscFunctionBeginUser;
   PetscCall(PetscLogEventBegin(WLMPOTENTIAL_Attention, pot, 0, 0, 0));
   for (PetscInt h = 0; h < H; h++) {
-    const PetscReal *V = st->kv + D + h * Dh, *dV = st->kv + 3 * D + h * Dh;
-
+    if (at->tangent) PackHead(at, st, h);
     for (PetscInt i0 = 0; i0 < n; i0 += at->tile) {
       const PetscInt r = PetscMin(at->tile, n - i0);
+      PetscReal     *PP;
 
-      PetscCall(TileScores(at, st, h, i0, r));
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, Dh, N, 1.0, at->P, N, V, kvw, 0.0, st->o + i0 * D + h * Dh, D);
-      PetscCall(PetscLogFlops(2.0 * r * N * Dh));
-      if (at->tangent) {
-        PetscReal *dO = st->o + (n + i0) * D + h * Dh;
-
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, Dh, N, 1.0, at->dP, N, V, kvw, 0.0, dO, D);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, Dh, N, 1.0, at->P, N, dV, kvw, 1.0, dO, D);
-        PetscCall(PetscLogFlops(4.0 * r * N * Dh));
+      PetscCall(TileScores(at, st, h, i0, r, PETSC_TRUE, &PP));
+      if (!at->tangent) {
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, Dh, N, 1.0, PP, N, st->kv + D + h * Dh, 2 * D, 0.0, st->o + i0 * D + h * Dh, D);
+        PetscCall(PetscLogFlops(2.0 * r * N * Dh));
+      } else {
+        /* o = P v;  do = [dP | P] [v ; dv] */
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, Dh, N, 1.0, PP + N, 2 * N, at->VV, Dh, 0.0, st->o + i0 * D + h * Dh, D);
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, Dh, 2 * N, 1.0, PP, 2 * N, at->VV, Dh, 0.0, st->o + (n + i0) * D + h * Dh, D);
+        PetscCall(PetscLogFlops(6.0 * r * N * Dh));
       }
     }
   }
@@ -215,65 +280,81 @@ static PetscErrorCode ScatterKeyGradients(WLMPotential pot, PetscReal *bq)
     PetscCall(PetscLogEventEnd(WLMPOTENTIAL_Communication, pot, 0, 0, 0));
     loc = at->kvloc;
   }
-  for (PetscInt i = 0; i < n; i++) {
-    PetscCall(PetscArraycpy(bq + i * 3 * D + D, loc + i * kvw, 2 * D));
-    if (at->tangent) PetscCall(PetscArraycpy(bq + (n + i) * 3 * D + D, loc + i * kvw + 2 * D, 2 * D));
-  }
+  CopyRows(n, 2 * D, loc, kvw, bq + D, 3 * D);
+  if (at->tangent) CopyRows(n, 2 * D, loc + 2 * D, kvw, bq + n * 3 * D + D, 3 * D);
   PetscFunctionReturn(0);
 }
 
-/*@
-  AttentionHeadsReverse - Back-propagates the attention-output gradients obar [rows][D] to the query, key and value gradients bq [rows][3D].
-@*/
+/* Reverse pass of one tile without tangents: qbar of the tile, and kbar, vbar of all particles accumulated. */
+static void TileReverse(Attention *at, AttentionBlockState *st, const PetscReal *PP, const PetscReal *obar, PetscReal *bq, PetscInt h, PetscInt i0, PetscInt r)
+{
+  const PetscInt   D = at->hidden, Dh = D / at->heads, N = at->N, kvw = 2 * D;
+  const PetscReal  c = 1.0 / PetscSqrtReal((PetscReal)Dh);
+  const PetscReal *Q = st->qkv + i0 * 3 * D + h * Dh, *ob = obar + i0 * D + h * Dh, *K = st->kv + h * Dh, *V = st->kv + D + h * Dh;
+
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r, N, Dh, 1.0, ob, D, V, kvw, 0.0, at->BB, N);
+  RowDots(at, st, obar, h, i0, r);
+  ScoreGradientRows(r, N, N, PETSC_FALSE, PP, NULL, at->dsum, at->BB, NULL);
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, Dh, N, c, at->BB, N, K, kvw, 0.0, bq + i0 * 3 * D + h * Dh, 3 * D);
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, r, c, at->BB, N, Q, 3 * D, 1.0, at->bkv + h * Dh, kvw);
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, r, 1.0, PP, N, ob, D, 1.0, at->bkv + D + h * Dh, kvw);
+}
+
+/* Reverse and reverse-tangent pass of one tile, with the packed operands described at the top of the file. */
+static void TileReverseTangent(Attention *at, AttentionBlockState *st, const PetscReal *PP, const PetscReal *obar, PetscReal *bq, PetscInt h, PetscInt i0, PetscInt r)
+{
+  const PetscInt   D = at->hidden, Dh = D / at->heads, n = at->n, N = at->N, kvw = 4 * D;
+  const PetscReal  c = 1.0 / PetscSqrtReal((PetscReal)Dh);
+  const PetscReal *ob = obar + i0 * D + h * Dh, *dob = obar + (n + i0) * D + h * Dh, *P = PP + N, *dP = PP;
+  PetscReal       *B = at->BB + N, *dB = at->BB;
+  PetscInt         k, v, dk, dv;
+
+  HeadColumns(at, h, &k, &v, &dk, &dv);
+
+  /* Pbar = obar v^T;  dPbar = [dobar | obar] [v | dv]^T, with OB = [dobar | obar] */
+  CopyRows(r, Dh, dob, D, at->OB, 2 * Dh);
+  CopyRows(r, Dh, ob, D, at->OB + Dh, 2 * Dh);
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r, N, Dh, 1.0, ob, D, at->VV, Dh, 0.0, B, 2 * N);
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r, N, 2 * Dh, 1.0, at->OB, 2 * Dh, at->VD, 2 * Dh, 0.0, dB, 2 * N);
+  RowDots(at, st, obar, h, i0, r);
+  ScoreGradientRows(r, N, 2 * N, PETSC_TRUE, P, dP, at->dsum, B, dB);
+
+  /* qbar = c Sbar k;  dqbar = c [dSbar | Sbar] [k ; dk] */
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, Dh, N, c, B, 2 * N, at->KK, Dh, 0.0, bq + i0 * 3 * D + h * Dh, 3 * D);
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, Dh, 2 * N, c, at->BB, 2 * N, at->KK, Dh, 0.0, bq + (n + i0) * 3 * D + h * Dh, 3 * D);
+
+  /* kbar += c Sbar^T q;  dkbar += c [dSbar | Sbar]~^T [q | dq]~ (QQ still contains this tile's [q | dq]) */
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, r, c, B, 2 * N, at->QQ, 2 * Dh, 1.0, at->bkv + k, kvw);
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, 2 * r, c, at->BB, N, at->QQ, Dh, 1.0, at->bkv + dk, kvw);
+
+  /* vbar += P^T obar;  dvbar += [dP | P]~^T [obar | dobar]~, with OB reused as [obar | dobar] */
+  CopyRows(r, Dh, ob, D, at->OB, 2 * Dh);
+  CopyRows(r, Dh, dob, D, at->OB + Dh, 2 * Dh);
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, r, 1.0, P, 2 * N, ob, D, 1.0, at->bkv + v, kvw);
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, 2 * r, 1.0, PP, N, at->OB, Dh, 1.0, at->bkv + dv, kvw);
+}
+
+/* Back-propagates the attention-output gradients obar [rows][D] to the query, key and value gradients bq [rows][3D]. */
 PetscErrorCode AttentionHeadsReverse(WLMPotential pot, AttentionBlockState *st, const PetscReal obar[], PetscReal bq[])
 {
-  Attention      *at = (Attention *)pot->data;
-  const PetscInt  D = at->hidden, H = at->heads, Dh = D / H, n = at->n, N = at->N, kvw = at->tangent ? 4 * D : 2 * D;
-  const PetscReal c = 1.0 / PetscSqrtReal((PetscReal)Dh);
-  PetscLogDouble  flops = 0;
+  Attention     *at = (Attention *)pot->data;
+  const PetscInt D = at->hidden, H = at->heads, Dh = D / H, n = at->n, N = at->N, kvw = at->tangent ? 4 * D : 2 * D;
 
   PetscFunctionBeginUser;
   PetscCall(PetscLogEventBegin(WLMPOTENTIAL_Attention, pot, 0, 0, 0));
   PetscCall(PetscArrayzero(at->bkv, N * kvw));
   for (PetscInt h = 0; h < H; h++) {
-    const PetscReal *K = st->kv + h * Dh, *V = st->kv + D + h * Dh, *dK = st->kv + 2 * D + h * Dh, *dV = st->kv + 3 * D + h * Dh;
-    PetscReal       *Kbar = at->bkv + h * Dh, *Vbar = at->bkv + D + h * Dh, *dKbar = at->bkv + 2 * D + h * Dh, *dVbar = at->bkv + 3 * D + h * Dh;
-
+    if (at->tangent) PackHead(at, st, h);
     for (PetscInt i0 = 0; i0 < n; i0 += at->tile) {
-      const PetscInt   r = PetscMin(at->tile, n - i0);
-      const PetscReal *Q = st->qkv + i0 * 3 * D + h * Dh, *ob = obar + i0 * D + h * Dh;
-      PetscReal       *Qbar = bq + i0 * 3 * D + h * Dh;
+      const PetscInt r = PetscMin(at->tile, n - i0);
+      PetscReal     *PP;
 
-      PetscCall(TileScores(at, st, h, i0, r));
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r, N, Dh, 1.0, ob, D, V, kvw, 0.0, at->B, N);
-      if (at->tangent) {
-        const PetscReal *dob = obar + (n + i0) * D + h * Dh;
-
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r, N, Dh, 1.0, dob, D, V, kvw, 0.0, at->dB, N);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r, N, Dh, 1.0, ob, D, dV, kvw, 1.0, at->dB, N);
-      }
-      RowDots(at, st, obar, h, i0, r);
-      ScoreGradientRows(r, N, at->tangent, at->P, at->dP, at->dsum, at->B, at->dB);
-
-      cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, Dh, N, c, at->B, N, K, kvw, 0.0, Qbar, 3 * D);
-      cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, r, c, at->B, N, Q, 3 * D, 1.0, Kbar, kvw);
-      cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, r, 1.0, at->P, N, ob, D, 1.0, Vbar, kvw);
-      flops += 8.0 * r * N * Dh + 3.0 * r * N + 2.0 * r * Dh;
-      if (at->tangent) {
-        const PetscReal *dQ = st->qkv + (n + i0) * 3 * D + h * Dh, *dob = obar + (n + i0) * D + h * Dh;
-        PetscReal       *dQbar = bq + (n + i0) * 3 * D + h * Dh;
-
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, Dh, N, c, at->dB, N, K, kvw, 0.0, dQbar, 3 * D);
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, Dh, N, c, at->B, N, dK, kvw, 1.0, dQbar, 3 * D);
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, r, c, at->dB, N, Q, 3 * D, 1.0, dKbar, kvw);
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, r, c, at->B, N, dQ, 3 * D, 1.0, dKbar, kvw);
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, r, 1.0, at->dP, N, ob, D, 1.0, dVbar, kvw);
-        cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, r, 1.0, at->P, N, dob, D, 1.0, dVbar, kvw);
-        flops += 16.0 * r * N * Dh + 4.0 * r * N + 4.0 * r * Dh;
-      }
+      PetscCall(TileScores(at, st, h, i0, r, PETSC_FALSE, &PP));
+      if (at->tangent) TileReverseTangent(at, st, PP, obar, bq, h, i0, r);
+      else TileReverse(at, st, PP, obar, bq, h, i0, r);
+      PetscCall(PetscLogFlops((at->tangent ? 24.0 : 8.0) * r * N * Dh + (at->tangent ? 7.0 : 3.0) * r * N + 4.0 * r * Dh));
     }
   }
-  PetscCall(PetscLogFlops(flops));
   PetscCall(PetscLogEventEnd(WLMPOTENTIAL_Attention, pot, 0, 0, 0));
   PetscCall(ScatterKeyGradients(pot, bq));
   PetscFunctionReturn(0);

@@ -55,12 +55,12 @@ PetscErrorCode AttentionReserve(WLMPotential pot, PetscInt nloc, PetscInt N)
     PetscCallMPI(MPI_Comm_size(PetscObjectComm((PetscObject)pot), &size));
     PetscCall(PetscMalloc4(size, &at->pcounts, size, &at->pdispls, size, &at->counts, size, &at->displs));
   }
-  /* about 64k scores per tile matrix: the four tile matrices fit a 2 MB cache */
-  at->tile = PetscMax(8, PetscMin(256, 65536 / N));
+  /* about 32k scores per tile and head: the tile buffers ([tile][2N] twice) take 1 MB, half of a 2 MB L2 cache */
+  at->tile = PetscMax(8, PetscMin(256, 32768 / N));
 
   rows     = 2 * nloc;
   perblock = rows * (8 * D + F + 2) + 2 * nloc * F;
-  other    = rows * (2 * d + 6 * D + F) + nloc * (4 * D + 1) + 2 * at->tile + 3 * E + 2 * D;
+  other    = rows * (2 * d + 6 * D + F) + nloc * (4 * D + 1) + 2 * at->tile + 3 * E + 2 * D + 4 * at->tile * D;
   PetscCall(PetscMalloc1(L * perblock + other, &at->chunk_local));
   cur = at->chunk_local;
   for (PetscInt l = 0; l < L; l++) {
@@ -89,19 +89,52 @@ PetscErrorCode AttentionReserve(WLMPotential pot, PetscInt nloc, PetscInt N)
   at->seeds = Carve(&cur, nloc);
   at->dsum  = Carve(&cur, 2 * at->tile);
   at->temb  = Carve(&cur, 3 * E + 2 * D);
+  at->QQ    = Carve(&cur, 2 * at->tile * D);
+  at->OB    = Carve(&cur, 2 * at->tile * D);
 
-  global = (L + 1) * N * 4 * D + N + 4 * at->tile * N;
+  global = (L + 1) * N * 4 * D + N + 4 * at->tile * N + 8 * N * D;
   PetscCall(PetscMalloc1(global, &at->chunk_global));
   cur = at->chunk_global;
   for (PetscInt l = 0; l < L; l++) at->blk[l].kv = Carve(&cur, N * 4 * D);
   at->bkv  = Carve(&cur, N * 4 * D);
   at->mask = Carve(&cur, N);
-  at->P    = Carve(&cur, at->tile * N);
-  at->dP   = Carve(&cur, at->tile * N);
-  at->B    = Carve(&cur, at->tile * N);
-  at->dB   = Carve(&cur, at->tile * N);
+  at->PP   = Carve(&cur, 2 * at->tile * N);
+  at->BB   = Carve(&cur, 2 * at->tile * N);
+  at->KK   = Carve(&cur, 2 * N * D);
+  at->VV   = Carve(&cur, 2 * N * D);
+  at->KD   = Carve(&cur, 2 * N * D);
+  at->VD   = Carve(&cur, 2 * N * D);
   at->cap_local  = nloc;
   at->cap_global = N;
+  PetscFunctionReturn(0);
+}
+
+/* Frees the score cache. */
+PetscErrorCode AttentionFreeScores(Attention *at)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscFree(at->scores));
+  at->scores_capacity = 0;
+  PetscFunctionReturn(0);
+}
+
+/*
+   Decides whether the current call keeps its scores for the reverse pass:
+   it does when L H n N doubles (twice that with tangents) fit in the
+   budget.  The cache only grows, so repeated calls do not allocate.
+*/
+static PetscErrorCode AttentionReserveScores(WLMPotential pot)
+{
+  Attention     *at   = (Attention *)pot->data;
+  const PetscReal need = (PetscReal)at->layers * at->heads * at->n * at->N * (at->tangent ? 2 : 1);
+
+  PetscFunctionBeginUser;
+  at->cache = (PetscBool)(at->n > 0 && need < PETSC_MAX_INT && need * sizeof(PetscReal) <= at->score_memory * 1048576.0);
+  if (at->cache && need > at->scores_capacity) {
+    PetscCall(AttentionFreeScores(at));
+    PetscCall(PetscMalloc1((size_t)need, &at->scores));
+    at->scores_capacity = (PetscInt)need;
+  }
   PetscFunctionReturn(0);
 }
 
@@ -138,6 +171,7 @@ PetscErrorCode AttentionBeginCall(WLMPotential pot, PetscInt n, const PetscReal 
   at->start   = at->pdispls[rank];
   at->tangent = tangent;
   at->masses  = w ? PETSC_TRUE : PETSC_FALSE;
+  PetscCall(AttentionReserveScores(pot));
   for (PetscInt i = 0; i < n; i++) at->seeds[i] = w ? w[i] : 1.0 / N;
   if (w) {
     if (size > 1) {
@@ -220,18 +254,11 @@ static PetscErrorCode BlockReverse(WLMPotential pot, PetscInt l, PetscReal *dgra
   PetscFunctionReturn(0);
 }
 
-/*@
-  AttentionForward - Runs the model on this rank's particles after AttentionBeginCall().
-
-  Input Parameters:
-+ pot    - the model
-. t      - time
-. x      - positions [n][dim]
-- lambda - cotangents [n][dim] when the call has tangents, else NULL
-
-  Output Parameter:
-. U - sum over this rank's particles of w_i psi_i
-@*/
+/*
+   Runs the model on this rank's particles x [n][dim] at time t, after
+   AttentionBeginCall(); lambda [n][dim] gives the tangent rows when the call
+   has tangents (else NULL).  Sets *U to this rank's sum of w_i psi_i.
+*/
 PetscErrorCode AttentionForward(WLMPotential pot, PetscReal t, const PetscReal x[], const PetscReal lambda[], PetscReal *U)
 {
   Attention      *at = (Attention *)pot->data;
@@ -294,19 +321,12 @@ static void TimeEmbeddingParameterTangent(Attention *at, PetscReal t, const Pets
   }
 }
 
-/*@
-  AttentionReverse - Back-propagates the seeds w_i after AttentionForward().
-
-  Input Parameters:
-+ pot   - the model
-- t     - time
-
-  Output Parameter:
-. dgrad - when the call has tangents and dgrad is not NULL, incremented by grad_theta (Lambda . F) [nparam]
-
-  Notes:
-  On return at->bx holds dU/dx [n][dim] and, with tangents, H Lambda [n][dim] after it.
-@*/
+/*
+   Back-propagates the seeds w_i after AttentionForward().  With tangents and
+   dgrad not NULL, dgrad [nparam] is incremented by grad_theta (Lambda . F).
+   On return at->bx contains dU/dx [n][dim] and, with tangents, H Lambda
+   [n][dim] after it.
+*/
 PetscErrorCode AttentionReverse(WLMPotential pot, PetscReal t, PetscReal dgrad[])
 {
   Attention       *at = (Attention *)pot->data;

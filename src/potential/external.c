@@ -29,6 +29,7 @@ PetscErrorCode WLMExternalPartSetUp(WLMExternalPart *part, PetscInt dim, PetscBo
   part->dim        = dim;
   part->time_input = time_input;
   PetscCall(PetscFree(part->seeds));
+  part->seeds_capacity = 0;
   PetscCall(WLMMLPSetSizes(&part->mlp, dim + (time_input ? 1 : 0), part->nlayers, part->width, part->activation));
   PetscFunctionReturn(0);
 }
@@ -37,35 +38,83 @@ PetscErrorCode WLMExternalPartDestroy(WLMExternalPart *part)
 {
   PetscFunctionBeginUser;
   PetscCall(PetscFree(part->seeds));
+  part->seeds_capacity = 0;
   PetscCall(WLMMLPFreeWorkspace(&part->mlp));
   PetscFunctionReturn(0);
 }
 
-/* Grows the workspace to n particles and fills the input rows (x_i, t), the tangent rows (lambda_i, 0) and the seeds w_i. */
-static PetscErrorCode ExternalPartLoadRows(WLMExternalPart *part, PetscReal t, PetscInt n, const PetscReal *x, const PetscReal *w, PetscReal mass, const PetscReal *lambda)
+/* Particles per pass through V: the activations of one chunk stay in cache at width 64, and memory does not grow with n. */
+#define EXTERNAL_CHUNK 512
+
+/* Fills the input rows (x_i, t), with lambda also the tangent rows (lambda_i, 0), and the seeds w_i of m particles. */
+static PetscErrorCode ExternalPartLoadRows(WLMExternalPart *part, PetscReal t, PetscInt m, const PetscReal *x, const PetscReal *w, PetscReal mass, const PetscReal *lambda)
 {
   const PetscInt dim = part->dim, nin = part->mlp.nin;
   PetscReal     *in;
 
   PetscFunctionBeginUser;
-  if (n > part->mlp.capacity) {
-    PetscCall(WLMMLPReserve(&part->mlp, n));
+  PetscCall(WLMMLPReserve(&part->mlp, m));
+  if (part->seeds_capacity < part->mlp.capacity) {
     PetscCall(PetscFree(part->seeds));
     PetscCall(PetscMalloc1(part->mlp.capacity, &part->seeds));
+    part->seeds_capacity = part->mlp.capacity;
   }
   in = part->mlp.input;
-  for (PetscInt i = 0; i < n; i++) {
+  for (PetscInt i = 0; i < m; i++) {
     for (PetscInt k = 0; k < dim; k++) in[i * nin + k] = x[i * dim + k];
     if (part->time_input) in[i * nin + dim] = t;
     part->seeds[i] = w ? w[i] : mass;
   }
   if (lambda) {
-    in += n * nin;
-    for (PetscInt i = 0; i < n; i++) {
+    in += m * nin;
+    for (PetscInt i = 0; i < m; i++) {
       for (PetscInt k = 0; k < dim; k++) in[i * nin + k] = lambda[i * dim + k];
       if (part->time_input) in[i * nin + dim] = 0.0;
     }
   }
+  PetscFunctionReturn(0);
+}
+
+/*
+   Runs V on m particles and accumulates w_i V(x_i) into *U and -w_i grad V
+   into F.  With lambda it also accumulates -w_i Hess V lambda_i into gradx
+   and the parameter product into gradtheta.  Any output may be NULL.
+*/
+static PetscErrorCode ExternalPartChunk(WLMExternalPart *part, const PetscReal *theta, PetscReal t, PetscInt m, const PetscReal *x, const PetscReal *w, PetscReal mass, const PetscReal *lambda, PetscReal *U, PetscReal *F, PetscReal *gradx, PetscReal *gradtheta)
+{
+  const PetscInt  dim = part->dim, nin = part->mlp.nin;
+  const PetscBool tangent = lambda ? PETSC_TRUE : PETSC_FALSE;
+
+  PetscFunctionBeginUser;
+  PetscCall(ExternalPartLoadRows(part, t, m, x, w, mass, lambda));
+  PetscCall(WLMMLPForward(&part->mlp, theta, m, tangent));
+  if (U) {
+    for (PetscInt i = 0; i < m; i++) *U += part->seeds[i] * part->mlp.output[i];
+  }
+  if (F || tangent) PetscCall(WLMMLPReverse(&part->mlp, theta, m, part->seeds, NULL, tangent, -1.0, gradtheta));
+  if (F) {
+    for (PetscInt i = 0; i < m; i++) {
+      for (PetscInt k = 0; k < dim; k++) F[i * dim + k] -= part->mlp.barin[i * nin + k];
+    }
+  }
+  if (tangent && gradx) {
+    const PetscReal *hl = part->mlp.barin + m * nin; /* w_i Hess V lambda_i */
+
+    for (PetscInt i = 0; i < m; i++) {
+      for (PetscInt k = 0; k < dim; k++) gradx[i * dim + k] -= hl[i * nin + k];
+    }
+  }
+  PetscCall(PetscLogFlops(2.0 * m + (F ? m * dim : 0) + (gradx ? m * dim : 0)));
+  PetscFunctionReturn(0);
+}
+
+/*@
+  WLMExternalPartReserve - Sizes the workspace of V for calls with up to n particles (it never needs more than one chunk).
+@*/
+PetscErrorCode WLMExternalPartReserve(WLMExternalPart *part, PetscInt n)
+{
+  PetscFunctionBeginUser;
+  PetscCall(WLMMLPReserve(&part->mlp, PetscMin(n, EXTERNAL_CHUNK)));
   PetscFunctionReturn(0);
 }
 
@@ -87,22 +136,15 @@ static PetscErrorCode ExternalPartLoadRows(WLMExternalPart *part, PetscReal t, P
 @*/
 PetscErrorCode WLMExternalPartEvaluate(WLMExternalPart *part, const PetscReal theta[], PetscReal t, PetscInt n, const PetscReal x[], const PetscReal w[], PetscReal mass, PetscReal *U, PetscReal F[])
 {
-  const PetscInt dim = part->dim, nin = part->mlp.nin;
+  const PetscInt dim = part->dim;
 
   PetscFunctionBeginUser;
-  PetscCall(ExternalPartLoadRows(part, t, n, x, w, mass, NULL));
-  PetscCall(WLMMLPForward(&part->mlp, theta, n, PETSC_FALSE));
-  if (U) {
-    *U = 0;
-    for (PetscInt i = 0; i < n; i++) *U += part->seeds[i] * part->mlp.output[i];
+  if (U) *U = 0;
+  for (PetscInt i0 = 0; i0 < n; i0 += EXTERNAL_CHUNK) {
+    const PetscInt m = PetscMin(EXTERNAL_CHUNK, n - i0);
+
+    PetscCall(ExternalPartChunk(part, theta, t, m, x + i0 * dim, w ? w + i0 : NULL, mass, NULL, U, F ? F + i0 * dim : NULL, NULL, NULL));
   }
-  if (F) {
-    PetscCall(WLMMLPReverse(&part->mlp, theta, n, part->seeds, NULL, PETSC_FALSE, 0.0, NULL));
-    for (PetscInt i = 0; i < n; i++) {
-      for (PetscInt k = 0; k < dim; k++) F[i * dim + k] -= part->mlp.barin[i * nin + k];
-    }
-  }
-  PetscCall(PetscLogFlops(2.0 * n * (1 + dim)));
   PetscFunctionReturn(0);
 }
 
@@ -121,28 +163,14 @@ PetscErrorCode WLMExternalPartEvaluate(WLMExternalPart *part, const PetscReal th
 @*/
 PetscErrorCode WLMExternalPartProducts(WLMExternalPart *part, const PetscReal theta[], PetscReal t, PetscInt n, const PetscReal x[], const PetscReal w[], PetscReal mass, const PetscReal lambda[], PetscReal *U, PetscReal F[], PetscReal gradx[], PetscReal gradtheta[])
 {
-  const PetscInt dim = part->dim, nin = part->mlp.nin;
+  const PetscInt dim = part->dim;
 
   PetscFunctionBeginUser;
-  PetscCall(ExternalPartLoadRows(part, t, n, x, w, mass, lambda));
-  PetscCall(WLMMLPForward(&part->mlp, theta, n, PETSC_TRUE));
-  PetscCall(WLMMLPReverse(&part->mlp, theta, n, part->seeds, NULL, PETSC_TRUE, -1.0, gradtheta));
-  if (U) {
-    *U = 0;
-    for (PetscInt i = 0; i < n; i++) *U += part->seeds[i] * part->mlp.output[i];
-  }
-  if (F) {
-    for (PetscInt i = 0; i < n; i++) {
-      for (PetscInt k = 0; k < dim; k++) F[i * dim + k] -= part->mlp.barin[i * nin + k];
-    }
-  }
-  if (gradx) {
-    const PetscReal *hl = part->mlp.barin + n * nin; /* w_i Hess V lambda_i */
+  if (U) *U = 0;
+  for (PetscInt i0 = 0; i0 < n; i0 += EXTERNAL_CHUNK) {
+    const PetscInt m = PetscMin(EXTERNAL_CHUNK, n - i0);
 
-    for (PetscInt i = 0; i < n; i++) {
-      for (PetscInt k = 0; k < dim; k++) gradx[i * dim + k] -= hl[i * nin + k];
-    }
-    PetscCall(PetscLogFlops(1.0 * n * dim));
+    PetscCall(ExternalPartChunk(part, theta, t, m, x + i0 * dim, w ? w + i0 : NULL, mass, lambda + i0 * dim, U, F ? F + i0 * dim : NULL, gradx ? gradx + i0 * dim : NULL, gradtheta));
   }
   PetscFunctionReturn(0);
 }
@@ -277,7 +305,7 @@ static PetscErrorCode WLMPotentialSetUp_External(WLMPotential pot)
   PetscFunctionBeginUser;
   PetscCall(WLMExternalPartSetUp(&ext->part, pot->dim, pot->time_input));
   pot->nparam = ext->part.mlp.nparam;
-  if (pot->max_local > 0) PetscCall(WLMMLPReserve(&ext->part.mlp, pot->max_local));
+  if (pot->max_local > 0) PetscCall(WLMExternalPartReserve(&ext->part, pot->max_local));
   PetscFunctionReturn(0);
 }
 

@@ -229,7 +229,9 @@ static PetscErrorCode MeanfieldTile(WLMPotential pot, PairPass pass, PetscReal t
   Meanfield      *mf = (Meanfield *)pot->data;
   const PetscInt   dim = pot->dim, nin = mf->pair.nin, rows_per_pair = mf->pair_input == WLM_PAIR_INPUT_DISTANCE2 ? 1 : 2;
   const PetscBool  tangent = (PetscBool)(pass == PAIR_PRODUCTS);
-  const PetscReal *theta   = pot->theta + (mf->external ? mf->part.mlp.nparam : 0);
+  const PetscInt   offset  = mf->external ? mf->part.mlp.nparam : 0; /* the pair MLP's parameters follow those of V */
+  const PetscReal *theta   = pot->theta + offset;
+  PetscReal       *pair_gradtheta = gradtheta ? gradtheta + offset : NULL;
   const PetscReal *y, *dy, *bar, *dbar;
   PetscInt         m;
   PetscReal        energy = 0;
@@ -279,7 +281,7 @@ static PetscErrorCode MeanfieldTile(WLMPotential pot, PairPass pass, PetscReal t
       mf->dybar[p * rows_per_pair + q] = mf->sigma[p] * mf->c1[p] * mf->sdot[p] / rows_per_pair;
     }
   }
-  PetscCall(WLMMLPReverse(&mf->pair, theta, m, mf->ybar, tangent ? mf->dybar : NULL, tangent, -1.0, gradtheta ? gradtheta + (mf->external ? mf->part.mlp.nparam : 0) : NULL));
+  PetscCall(WLMMLPReverse(&mf->pair, theta, m, mf->ybar, tangent ? mf->dybar : NULL, tangent, -1.0, pair_gradtheta));
   bar  = mf->pair.barin;
   dbar = mf->pair.barin + m * nin;
 
@@ -469,7 +471,7 @@ static PetscErrorCode WLMPotentialSetUp_Meanfield(WLMPotential pot)
   PetscCall(WLMMLPSetSizes(&mf->pair, nin, mf->pair_nlayers, mf->pair_width, mf->pair_activation));
   pot->nparam = (mf->external ? mf->part.mlp.nparam : 0) + mf->pair.nparam;
   if (pot->max_global > 0) PetscCall(MeanfieldReserve(pot, pot->max_global));
-  if (mf->external && pot->max_local > 0) PetscCall(WLMMLPReserve(&mf->part.mlp, pot->max_local));
+  if (mf->external && pot->max_local > 0) PetscCall(WLMExternalPartReserve(&mf->part, pot->max_local));
   PetscFunctionReturn(0);
 }
 
@@ -492,7 +494,8 @@ static PetscErrorCode WLMPotentialView_Meanfield(WLMPotential pot, PetscViewer v
   if (mf->external) PetscCall(WLMDenseViewWidths(viewer, "external field V", mf->part.nlayers, mf->part.width, mf->part.activation));
   else PetscCall(PetscViewerASCIIPrintf(viewer, "no external field\n"));
   PetscCall(WLMDenseViewWidths(viewer, "pair potential W", mf->pair_nlayers, mf->pair_width, mf->pair_activation));
-  PetscCall(PetscViewerASCIIPrintf(viewer, "pair input %s, cutoff radius %g%s\n", WLMPairInputs[mf->pair_input], (double)mf->cutoff, mf->cutoff > 0 ? "" : " (none)"));
+  if (mf->cutoff > 0) PetscCall(PetscViewerASCIIPrintf(viewer, "pair input %s, cutoff radius %g\n", WLMPairInputs[mf->pair_input], (double)mf->cutoff));
+  else PetscCall(PetscViewerASCIIPrintf(viewer, "pair input %s, no cutoff\n", WLMPairInputs[mf->pair_input]));
   PetscFunctionReturn(0);
 }
 

@@ -9,7 +9,8 @@
 #include <wlm/wlmpotential.h>
 #include <wlm/wlmsys.h>
 
-static PetscErrorCode CreateAttention(MPI_Comm comm, PetscInt dim, PetscBool time_input, PetscInt hidden, PetscInt heads, PetscInt layers, PetscInt ffn, PetscInt time_width, uint64_t seed, WLMPotential *pot)
+/* capacity > 0 sizes the workspace before set-up (WLMPotentialSetMaxParticles()); 0 lets it grow on first use. */
+static PetscErrorCode CreateAttention(MPI_Comm comm, PetscInt dim, PetscBool time_input, PetscInt hidden, PetscInt heads, PetscInt layers, PetscInt ffn, PetscInt time_width, uint64_t seed, PetscInt capacity, WLMPotential *pot)
 {
   PetscFunctionBeginUser;
   PetscCall(WLMPotentialCreate(comm, pot));
@@ -17,6 +18,7 @@ static PetscErrorCode CreateAttention(MPI_Comm comm, PetscInt dim, PetscBool tim
   PetscCall(WLMPotentialSetDimension(*pot, dim));
   PetscCall(WLMPotentialSetTimeInput(*pot, time_input));
   PetscCall(WLMPotentialAttentionSetSizes(*pot, hidden, heads, layers, ffn, time_width));
+  if (capacity > 0) PetscCall(WLMPotentialSetMaxParticles(*pot, capacity, capacity));
   PetscCall(WLMPotentialSetUp(*pot));
   PetscCall(WLMPotentialInitializeParameters(*pot, seed));
   PetscFunctionReturn(0);
@@ -36,7 +38,8 @@ START_TEST(test_attention_derivatives)
     WLMTestDerivativeErrors err;
     PetscReal               combined;
 
-    WLMTestCall(CreateAttention(PETSC_COMM_SELF, dim, tin, hidden, heads, layers, ffn, 1 + WLMRandomInteger(&r, 5), 310 + ncase, &pot));
+    WLMTestCall(CreateAttention(PETSC_COMM_SELF, dim, tin, hidden, heads, layers, ffn, 1 + WLMRandomInteger(&r, 5), 310 + ncase, ncase % 2 ? n : 0, &pot));
+    if (ncase % 4 >= 2) WLMTestCall(WLMPotentialAttentionSetScoreMemory(pot, 0.0)); /* recompute the scores in the reverse pass */
     WLMTestCall(WLMTestRandomArray(320 + ncase, n * dim, 1.0, x));
     WLMTestCall(WLMTestRandomArray(330 + ncase, n, 1.0, w));
     for (PetscInt i = 0; i < n; i++) w[i] = 0.2 + PetscAbsReal(w[i]);
@@ -51,13 +54,67 @@ START_TEST(test_attention_derivatives)
 }
 END_TEST
 
+/* 300 particles: the queries run in several tiles, and on more ranks in shards of several tiles. */
+START_TEST(test_attention_many_tiles)
+{
+  const PetscInt          N = 300, dim = 2;
+  PetscReal              *x, *w, diff, combined;
+  WLMPotential            single, sharded;
+  WLMTestDerivativeErrors err;
+
+  WLMTestCall(PetscMalloc2(N * dim, &x, N, &w));
+  WLMTestCall(WLMTestRandomArray(81, N * dim, 1.0, x));
+  for (PetscInt i = 0; i < N; i++) w[i] = 0.5 + 0.01 * i;
+  WLMTestCall(CreateAttention(PETSC_COMM_SELF, dim, PETSC_TRUE, 4, 2, 1, 6, 2, 82, 0, &single));
+  WLMTestCall(WLMTestPotentialDerivatives(single, 0.1, N, x, w, 83, &err));
+  ck_assert_double_lt(err.forces, 1e-6);
+  ck_assert_double_lt(err.state, 1e-6);
+  ck_assert_double_lt(err.parameters, 1e-6);
+  WLMTestCall(WLMTestPotentialCombinedDifference(single, 0.1, N, x, w, 84, &combined));
+  ck_assert_double_lt(combined, 1e-13);
+  WLMTestCall(CreateAttention(PETSC_COMM_WORLD, dim, PETSC_TRUE, 4, 2, 1, 6, 2, 82, 0, &sharded));
+  WLMTestCall(WLMPotentialAttentionSetScoreMemory(sharded, 0.0));
+  WLMTestCall(WLMTestPotentialShardedDifference(sharded, single, 0.1, N, x, w, 85, &diff));
+  ck_assert_double_lt(diff, 1e-12);
+  WLMTestCall(WLMPotentialDestroy(&single));
+  WLMTestCall(WLMPotentialDestroy(&sharded));
+  WLMTestCall(PetscFree2(x, w));
+}
+END_TEST
+
+/* Keeping the scores between the passes and recomputing them give the same results, bit for bit. */
+START_TEST(test_attention_score_cache)
+{
+  const PetscInt n = 9, dim = 2;
+  PetscReal      x[18], lambda[18], F[2][18], G[2][18], *T[2], U[2];
+  PetscInt       np;
+  WLMPotential   pot;
+
+  WLMTestCall(CreateAttention(PETSC_COMM_SELF, dim, PETSC_TRUE, 6, 2, 2, 8, 3, 91, 0, &pot));
+  WLMTestCall(WLMPotentialGetNumParameters(pot, &np));
+  WLMTestCall(PetscCalloc2(np, &T[0], np, &T[1]));
+  WLMTestCall(WLMTestRandomArray(92, n * dim, 1.0, x));
+  WLMTestCall(WLMTestRandomArray(93, n * dim, 1.0, lambda));
+  for (PetscInt m = 0; m < 2; m++) {
+    WLMTestCall(WLMPotentialAttentionSetScoreMemory(pot, m ? 0.0 : 1.0));
+    WLMTestCall(WLMPotentialComputeForcesAndProducts(pot, 0.5, n, x, NULL, lambda, &U[m], F[m], G[m], T[m]));
+  }
+  ck_assert_mem_eq(&U[0], &U[1], sizeof(PetscReal));
+  ck_assert_mem_eq(F[0], F[1], sizeof(F[0]));
+  ck_assert_mem_eq(G[0], G[1], sizeof(G[0]));
+  ck_assert_mem_eq(T[0], T[1], np * sizeof(PetscReal));
+  WLMTestCall(PetscFree2(T[0], T[1]));
+  WLMTestCall(WLMPotentialDestroy(&pot));
+}
+END_TEST
+
 START_TEST(test_attention_permutation)
 {
   const PetscInt n = 11, dim = 2;
   PetscReal      x[22], w[11], Udiff, Fdiff;
   WLMPotential   pot;
 
-  WLMTestCall(CreateAttention(PETSC_COMM_SELF, dim, PETSC_TRUE, 8, 2, 2, 16, 4, 41, &pot));
+  WLMTestCall(CreateAttention(PETSC_COMM_SELF, dim, PETSC_TRUE, 8, 2, 2, 16, 4, 41, 0, &pot));
   WLMTestCall(WLMTestRandomArray(42, n * dim, 1.0, x));
   for (PetscInt i = 0; i < n; i++) w[i] = 1.0 + 0.1 * i;
   WLMTestCall(WLMTestPotentialPermutationDifference(pot, 0.2, n, x, w, 43, &Udiff, &Fdiff));
@@ -79,7 +136,7 @@ START_TEST(test_attention_masses)
   PetscReal      x[14], w[7], U1, U2, Usplit;
   WLMPotential   pot;
 
-  WLMTestCall(CreateAttention(PETSC_COMM_SELF, dim, PETSC_FALSE, 6, 3, 2, 10, 4, 51, &pot));
+  WLMTestCall(CreateAttention(PETSC_COMM_SELF, dim, PETSC_FALSE, 6, 3, 2, 10, 4, 51, 0, &pot));
   WLMTestCall(WLMTestRandomArray(52, n * dim, 1.0, x));
   for (PetscInt i = 0; i < n; i++) w[i] = 1.0 / n;
   WLMTestCall(WLMPotentialComputeEnergy(pot, 0.0, n, x, NULL, &U1));
@@ -107,8 +164,8 @@ START_TEST(test_attention_sharded)
   for (PetscInt cs = 0; cs < 3; cs++) {
     const PetscInt N = sizes[cs], dim = 3 - cs;
 
-    WLMTestCall(CreateAttention(PETSC_COMM_SELF, dim, (PetscBool)(cs % 2), 8, 2, 2, 12, 3, 61, &single));
-    WLMTestCall(CreateAttention(PETSC_COMM_WORLD, dim, (PetscBool)(cs % 2), 8, 2, 2, 12, 3, 61, &sharded));
+    WLMTestCall(CreateAttention(PETSC_COMM_SELF, dim, (PetscBool)(cs % 2), 8, 2, 2, 12, 3, 61, 16, &single));
+    WLMTestCall(CreateAttention(PETSC_COMM_WORLD, dim, (PetscBool)(cs % 2), 8, 2, 2, 12, 3, 61, 16, &sharded));
     WLMTestCall(WLMTestRandomArray(62, N * dim, 1.0, x));
     for (PetscInt i = 0; i < N; i++) w[i] = 1.0 / (i + 2);
     WLMTestCall(WLMTestPotentialShardedDifference(sharded, single, 0.4, N, x, w, 63, &diff));
@@ -128,7 +185,7 @@ START_TEST(test_attention_save_load)
   WLMPotential pot;
   char         name[64];
 
-  WLMTestCall(CreateAttention(PETSC_COMM_SELF, 2, PETSC_TRUE, 12, 3, 2, 20, 5, 71, &pot));
+  WLMTestCall(CreateAttention(PETSC_COMM_SELF, 2, PETSC_TRUE, 12, 3, 2, 20, 5, 71, 0, &pot));
   WLMTestCall(WLMTestRandomArray(72, 14, 1.0, x));
   for (PetscInt i = 0; i < 7; i++) w[i] = 0.4 + 0.1 * i;
   PetscSNPrintf(name, sizeof(name), "attention-save-%d.h5", wlm_test_rank);
@@ -170,6 +227,7 @@ START_TEST(test_attention_bad_sizes)
   WLMTestCall(WLMPotentialSetType(pot, WLMPOTENTIALATTENTION));
   WLMTestExpectError(WLMPotentialAttentionSetSizes(pot, 10, 3, 2, 8, 4), PETSC_ERR_ARG_OUTOFRANGE, "3 attention heads do not divide the hidden width 10");
   WLMTestExpectError(WLMPotentialAttentionSetSizes(pot, 8, 2, 0, 8, 4), PETSC_ERR_ARG_OUTOFRANGE, "block count 0");
+  WLMTestExpectError(WLMPotentialAttentionSetScoreMemory(pot, -1.0), PETSC_ERR_ARG_OUTOFRANGE, "Score memory -1");
   WLMTestCall(WLMPotentialSetType(pot, WLMPOTENTIALEXTERNAL));
   WLMTestExpectError(WLMPotentialAttentionSetSizes(pot, 8, 2, 2, 8, 4), PETSC_ERR_ARG_WRONG, "not external");
   WLMTestCall(WLMPotentialDestroy(&pot));
@@ -182,6 +240,8 @@ Suite *WLMTestSuite(void)
   TCase *tc = tcase_create("attention");
 
   tcase_add_test(tc, test_attention_derivatives);
+  tcase_add_test(tc, test_attention_many_tiles);
+  tcase_add_test(tc, test_attention_score_cache);
   tcase_add_test(tc, test_attention_permutation);
   tcase_add_test(tc, test_attention_masses);
   tcase_add_test(tc, test_attention_sharded);

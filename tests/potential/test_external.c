@@ -9,7 +9,8 @@
 #include <wlm/wlmpotential.h>
 #include <wlm/wlmsys.h>
 
-static PetscErrorCode CreateExternal(MPI_Comm comm, PetscInt dim, PetscBool time_input, PetscInt nlayers, const PetscInt width[], WLMActivation act, uint64_t seed, WLMPotential *pot)
+/* capacity > 0 sizes the workspace before set-up (WLMPotentialSetMaxParticles()); 0 lets it grow on first use. */
+static PetscErrorCode CreateExternal(MPI_Comm comm, PetscInt dim, PetscBool time_input, PetscInt nlayers, const PetscInt width[], WLMActivation act, uint64_t seed, PetscInt capacity, WLMPotential *pot)
 {
   PetscFunctionBeginUser;
   PetscCall(WLMPotentialCreate(comm, pot));
@@ -18,6 +19,7 @@ static PetscErrorCode CreateExternal(MPI_Comm comm, PetscInt dim, PetscBool time
   PetscCall(WLMPotentialSetTimeInput(*pot, time_input));
   PetscCall(WLMPotentialSetHidden(*pot, nlayers, width));
   PetscCall(WLMPotentialSetActivation(*pot, act));
+  if (capacity > 0) PetscCall(WLMPotentialSetMaxParticles(*pot, capacity, capacity));
   PetscCall(WLMPotentialSetUp(*pot));
   PetscCall(WLMPotentialInitializeParameters(*pot, seed));
   PetscFunctionReturn(0);
@@ -49,7 +51,7 @@ START_TEST(test_external_derivatives)
       PetscReal               combined;
 
       for (PetscInt l = 0; l < nlayers; l++) width[l] = 2 + WLMRandomInteger(&r, 9);
-      WLMTestCall(CreateExternal(PETSC_COMM_SELF, dim, (PetscBool)tin, nlayers, width, (WLMActivation)act, 200 + ncase, &pot));
+      WLMTestCall(CreateExternal(PETSC_COMM_SELF, dim, (PetscBool)tin, nlayers, width, (WLMActivation)act, 200 + ncase, ncase % 2 ? n : 0, &pot));
       WLMTestCall(WLMTestRandomArray(300 + ncase, n * dim, 1.0, x));
       WLMTestCall(RandomMasses(400 + ncase, n, w, &wp));
       WLMTestCall(WLMTestPotentialDerivatives(pot, 0.7, n, x, wp, 500 + ncase, &err));
@@ -64,6 +66,29 @@ START_TEST(test_external_derivatives)
 }
 END_TEST
 
+/* 1100 particles: V runs in several chunks of rows. */
+START_TEST(test_external_many_particles)
+{
+  const PetscInt          n = 1100, dim = 2, width[2] = {6, 5};
+  PetscReal              *x, *w, combined;
+  WLMPotential            pot;
+  WLMTestDerivativeErrors err;
+
+  WLMTestCall(PetscMalloc2(n * dim, &x, n, &w));
+  WLMTestCall(CreateExternal(PETSC_COMM_SELF, dim, PETSC_TRUE, 2, width, WLM_ACTIVATION_SILU, 17, 0, &pot));
+  WLMTestCall(WLMTestRandomArray(18, n * dim, 1.0, x));
+  for (PetscInt i = 0; i < n; i++) w[i] = 1.0 + 0.001 * i;
+  WLMTestCall(WLMTestPotentialDerivatives(pot, 0.3, n, x, w, 19, &err));
+  ck_assert_double_lt(err.forces, 1e-6);
+  ck_assert_double_lt(err.state, 1e-6);
+  ck_assert_double_lt(err.parameters, 1e-6);
+  WLMTestCall(WLMTestPotentialCombinedDifference(pot, 0.3, n, x, w, 20, &combined));
+  ck_assert_double_lt(combined, 1e-13);
+  WLMTestCall(WLMPotentialDestroy(&pot));
+  WLMTestCall(PetscFree2(x, w));
+}
+END_TEST
+
 START_TEST(test_external_direct_energy)
 {
   const PetscInt  n = 6, dim = 2, width[2] = {5, 4};
@@ -72,7 +97,7 @@ START_TEST(test_external_direct_energy)
   PetscInt        np;
   WLMPotential    pot;
 
-  WLMTestCall(CreateExternal(PETSC_COMM_SELF, dim, PETSC_TRUE, 2, width, WLM_ACTIVATION_TANH, 7, &pot));
+  WLMTestCall(CreateExternal(PETSC_COMM_SELF, dim, PETSC_TRUE, 2, width, WLM_ACTIVATION_TANH, 7, 0, &pot));
   WLMTestCall(WLMPotentialGetNumParameters(pot, &np));
   ck_assert_int_eq(np, (3 + 1) * 5 + (5 + 1) * 4 + 4 + 1);
   WLMTestCall(WLMPotentialGetParameterArray(pot, &theta));
@@ -95,7 +120,7 @@ START_TEST(test_external_permutation)
   PetscReal      x[27], w[9], Udiff, Fdiff;
   WLMPotential   pot;
 
-  WLMTestCall(CreateExternal(PETSC_COMM_SELF, dim, PETSC_FALSE, 2, width, WLM_ACTIVATION_SILU, 9, &pot));
+  WLMTestCall(CreateExternal(PETSC_COMM_SELF, dim, PETSC_FALSE, 2, width, WLM_ACTIVATION_SILU, 9, 0, &pot));
   WLMTestCall(WLMTestRandomArray(10, n * dim, 1.0, x));
   for (PetscInt i = 0; i < n; i++) w[i] = 1.0 + 0.1 * i;
   WLMTestCall(WLMTestPotentialPermutationDifference(pot, 0.0, n, x, w, 11, &Udiff, &Fdiff));
@@ -112,8 +137,8 @@ START_TEST(test_external_sharded)
   WLMPotential   single, sharded;
 
   for (PetscInt tin = 0; tin < 2; tin++) {
-    WLMTestCall(CreateExternal(PETSC_COMM_SELF, dim, (PetscBool)tin, 2, width, WLM_ACTIVATION_SILU, 12, &single));
-    WLMTestCall(CreateExternal(PETSC_COMM_WORLD, dim, (PetscBool)tin, 2, width, WLM_ACTIVATION_SILU, 12, &sharded));
+    WLMTestCall(CreateExternal(PETSC_COMM_SELF, dim, (PetscBool)tin, 2, width, WLM_ACTIVATION_SILU, 12, 16, &single));
+    WLMTestCall(CreateExternal(PETSC_COMM_WORLD, dim, (PetscBool)tin, 2, width, WLM_ACTIVATION_SILU, 12, 16, &sharded));
     WLMTestCall(WLMTestRandomArray(13, N * dim, 1.0, x));
     for (PetscInt i = 0; i < N; i++) w[i] = 1.0 / (i + 2);
     WLMTestCall(WLMTestPotentialShardedDifference(sharded, single, 0.4, N, x, w, 14, &diff));
@@ -134,7 +159,7 @@ START_TEST(test_external_save_load)
   WLMPotential   pot;
   char           name[64];
 
-  WLMTestCall(CreateExternal(PETSC_COMM_SELF, dim, PETSC_TRUE, 3, width, WLM_ACTIVATION_SOFTPLUS, 16, &pot));
+  WLMTestCall(CreateExternal(PETSC_COMM_SELF, dim, PETSC_TRUE, 3, width, WLM_ACTIVATION_SOFTPLUS, 16, 0, &pot));
   WLMTestCall(WLMTestRandomArray(17, n * dim, 1.0, x));
   PetscSNPrintf(name, sizeof(name), "external-save-%d.h5", wlm_test_rank);
   WLMTestCall(WLMTestPotentialSaveLoadIdentical(pot, 1.5, n, x, NULL, name, &identical));
@@ -187,6 +212,7 @@ Suite *WLMTestSuite(void)
   TCase *tc = tcase_create("external");
 
   tcase_add_test(tc, test_external_derivatives);
+  tcase_add_test(tc, test_external_many_particles);
   tcase_add_test(tc, test_external_direct_energy);
   tcase_add_test(tc, test_external_permutation);
   tcase_add_test(tc, test_external_sharded);

@@ -19,7 +19,8 @@ typedef struct {
   WLMActivation act, pair_act;
 } MeanfieldConfig;
 
-static PetscErrorCode CreateMeanfield(MPI_Comm comm, const MeanfieldConfig *c, uint64_t seed, WLMPotential *pot)
+/* capacity > 0 sizes the workspace before set-up (WLMPotentialSetMaxParticles()); 0 lets it grow on first use. */
+static PetscErrorCode CreateMeanfield(MPI_Comm comm, const MeanfieldConfig *c, uint64_t seed, PetscInt capacity, WLMPotential *pot)
 {
   PetscFunctionBeginUser;
   PetscCall(WLMPotentialCreate(comm, pot));
@@ -33,6 +34,7 @@ static PetscErrorCode CreateMeanfield(MPI_Comm comm, const MeanfieldConfig *c, u
   PetscCall(WLMPotentialMeanfieldSetPairActivation(*pot, c->pair_act));
   PetscCall(WLMPotentialMeanfieldSetPairInput(*pot, c->input));
   PetscCall(WLMPotentialMeanfieldSetCutoff(*pot, c->cutoff));
+  if (capacity > 0) PetscCall(WLMPotentialSetMaxParticles(*pot, capacity, capacity));
   PetscCall(WLMPotentialSetUp(*pot));
   PetscCall(WLMPotentialInitializeParameters(*pot, seed));
   PetscFunctionReturn(0);
@@ -75,7 +77,7 @@ START_TEST(test_meanfield_derivatives)
 
           /* a cutoff of 1.5 with unit-normal positions leaves pairs on both sides of it */
           RandomConfig(&r, (PetscBool)tin, (PetscBool)ext, (WLMPairInput)input, cut ? 1.5 : 0.0, &c);
-          WLMTestCall(CreateMeanfield(PETSC_COMM_SELF, &c, 210 + ncase, &pot));
+          WLMTestCall(CreateMeanfield(PETSC_COMM_SELF, &c, 210 + ncase, ncase % 2 ? n : 0, &pot));
           WLMTestCall(WLMTestRandomArray(310 + ncase, n * c.dim, 1.0, x));
           WLMTestCall(WLMTestRandomArray(410 + ncase, n, 1.0, w));
           for (PetscInt i = 0; i < n; i++) w[i] = 0.2 + PetscAbsReal(w[i]);
@@ -94,6 +96,31 @@ START_TEST(test_meanfield_derivatives)
 }
 END_TEST
 
+/* 40 particles: 780 pairs pass through the pair MLP in several tiles, for both pair inputs, with and without cutoff. */
+START_TEST(test_meanfield_many_pairs)
+{
+  const PetscInt n = 40, dim = 2;
+  PetscReal      x[80], w[40], combined;
+  WLMPotential   pot;
+
+  WLMTestCall(WLMTestRandomArray(71, n * dim, 1.0, x));
+  for (PetscInt i = 0; i < n; i++) w[i] = 0.5 + 0.02 * i;
+  for (PetscInt cs = 0; cs < 4; cs++) {
+    MeanfieldConfig         c = {dim, PETSC_TRUE, PETSC_TRUE, (WLMPairInput)(cs % 2), cs / 2 ? 1.5 : 0.0, 1, {5, 0, 0}, 2, {6, 4, 0}, WLM_ACTIVATION_SILU, WLM_ACTIVATION_TANH};
+    WLMTestDerivativeErrors err;
+
+    WLMTestCall(CreateMeanfield(PETSC_COMM_SELF, &c, 72 + cs, 0, &pot));
+    WLMTestCall(WLMTestPotentialDerivatives(pot, 0.2, n, x, w, 80 + cs, &err));
+    ck_assert_msg(err.forces < 1e-6, "case %d: force error %g", (int)cs, (double)err.forces);
+    ck_assert_msg(err.state < 1e-6, "case %d: state product error %g", (int)cs, (double)err.state);
+    ck_assert_msg(err.parameters < 1e-6, "case %d: parameter product error %g", (int)cs, (double)err.parameters);
+    WLMTestCall(WLMTestPotentialCombinedDifference(pot, 0.2, n, x, w, 90 + cs, &combined));
+    ck_assert_msg(combined < 1e-13, "case %d: the combined call differs from separate calls by %g", (int)cs, (double)combined);
+    WLMTestCall(WLMPotentialDestroy(&pot));
+  }
+}
+END_TEST
+
 /* U = sum_i w_i V(x_i, t) + 1/2 sum_{i != j} w_i w_j c(|r|^2) m(r) by a double loop over ordered pairs. */
 START_TEST(test_meanfield_direct_energy)
 {
@@ -104,7 +131,7 @@ START_TEST(test_meanfield_direct_energy)
   PetscInt        nV = (3 + 1) * 5 + (5 + 1) * 3 + 3 + 1;
   WLMPotential    pot;
 
-  WLMTestCall(CreateMeanfield(PETSC_COMM_SELF, &c, 5, &pot));
+  WLMTestCall(CreateMeanfield(PETSC_COMM_SELF, &c, 5, 0, &pot));
   WLMTestCall(WLMPotentialGetParameterArray(pot, &theta));
   WLMTestCall(WLMTestRandomArray(6, n * dim, 1.0, x));
   for (PetscInt i = 0; i < n; i++) w[i] = 0.3 + 0.1 * i;
@@ -143,7 +170,7 @@ START_TEST(test_meanfield_translation)
   for (PetscInt input = 0; input < 2; input++) {
     MeanfieldConfig c = {dim, PETSC_FALSE, PETSC_FALSE, (WLMPairInput)input, 0.0, 1, {4, 0, 0}, 2, {8, 8, 0}, WLM_ACTIVATION_SILU, WLM_ACTIVATION_GELU};
 
-    WLMTestCall(CreateMeanfield(PETSC_COMM_SELF, &c, 21, &pot));
+    WLMTestCall(CreateMeanfield(PETSC_COMM_SELF, &c, 21, 0, &pot));
     WLMTestCall(WLMTestRandomArray(22, n * dim, 1.0, x));
     for (PetscInt i = 0; i < n; i++) w[i] = 1.0 + 0.2 * i;
     WLMTestCall(WLMPotentialComputeForces(pot, 0.0, n, x, w, &U, F));
@@ -170,7 +197,7 @@ START_TEST(test_meanfield_cutoff)
   PetscReal       x[2], F[2], U, Uinside;
   WLMPotential    pot;
 
-  WLMTestCall(CreateMeanfield(PETSC_COMM_SELF, &c, 31, &pot));
+  WLMTestCall(CreateMeanfield(PETSC_COMM_SELF, &c, 31, 0, &pot));
   x[0] = 0.0;
   x[1] = 0.5 * R;
   WLMTestCall(WLMPotentialComputeForces(pot, 0.0, 2, x, NULL, &Uinside, F));
@@ -195,7 +222,7 @@ START_TEST(test_meanfield_permutation)
   PetscReal       x[18], w[9], Udiff, Fdiff;
   WLMPotential    pot;
 
-  WLMTestCall(CreateMeanfield(PETSC_COMM_SELF, &c, 41, &pot));
+  WLMTestCall(CreateMeanfield(PETSC_COMM_SELF, &c, 41, 0, &pot));
   WLMTestCall(WLMTestRandomArray(42, n * 2, 1.0, x));
   for (PetscInt i = 0; i < n; i++) w[i] = 1.0 + 0.1 * i;
   WLMTestCall(WLMTestPotentialPermutationDifference(pot, 0.3, n, x, w, 43, &Udiff, &Fdiff));
@@ -215,8 +242,8 @@ START_TEST(test_meanfield_sharded)
     const PetscInt  N = sizes[cs < 4 ? cs % 2 : 2], kind = PetscMin(cs, 3);
     MeanfieldConfig c = {3, (PetscBool)(kind / 2), PETSC_TRUE, (WLMPairInput)(kind / 2), kind == 3 ? 1.7 : 0.0, 1, {5, 0, 0}, 2, {7, 5, 0}, WLM_ACTIVATION_TANH, WLM_ACTIVATION_SILU};
 
-    WLMTestCall(CreateMeanfield(PETSC_COMM_SELF, &c, 51, &single));
-    WLMTestCall(CreateMeanfield(PETSC_COMM_WORLD, &c, 51, &sharded));
+    WLMTestCall(CreateMeanfield(PETSC_COMM_SELF, &c, 51, 16, &single));
+    WLMTestCall(CreateMeanfield(PETSC_COMM_WORLD, &c, 51, 16, &sharded));
     WLMTestCall(WLMTestRandomArray(52, N * 3, 1.0, x));
     for (PetscInt i = 0; i < N; i++) w[i] = 1.0 / (i + 2);
     WLMTestCall(WLMTestPotentialShardedDifference(sharded, single, 0.4, N, x, w, 53, &diff));
@@ -229,6 +256,24 @@ START_TEST(test_meanfield_sharded)
 }
 END_TEST
 
+/* 41 particles: 820 pairs, several tiles on every rank. */
+START_TEST(test_meanfield_sharded_many_pairs)
+{
+  const PetscInt  N = 41;
+  MeanfieldConfig c = {2, PETSC_FALSE, PETSC_TRUE, WLM_PAIR_INPUT_DIFFERENCE, 0.0, 1, {4, 0, 0}, 1, {6, 0, 0}, WLM_ACTIVATION_SILU, WLM_ACTIVATION_SILU};
+  PetscReal       x[82], diff;
+  WLMPotential    single, sharded;
+
+  WLMTestCall(CreateMeanfield(PETSC_COMM_SELF, &c, 55, 0, &single));
+  WLMTestCall(CreateMeanfield(PETSC_COMM_WORLD, &c, 55, 0, &sharded));
+  WLMTestCall(WLMTestRandomArray(56, N * 2, 1.0, x));
+  WLMTestCall(WLMTestPotentialShardedDifference(sharded, single, 0.0, N, x, NULL, 57, &diff));
+  ck_assert_double_lt(diff, 1e-12);
+  WLMTestCall(WLMPotentialDestroy(&single));
+  WLMTestCall(WLMPotentialDestroy(&sharded));
+}
+END_TEST
+
 START_TEST(test_meanfield_save_load)
 {
   MeanfieldConfig c = {2, PETSC_TRUE, PETSC_FALSE, WLM_PAIR_INPUT_DIFFERENCE, 2.5, 1, {3, 0, 0}, 3, {4, 5, 3}, WLM_ACTIVATION_GELU, WLM_ACTIVATION_SOFTPLUS};
@@ -237,7 +282,7 @@ START_TEST(test_meanfield_save_load)
   WLMPotential    pot;
   char            name[64];
 
-  WLMTestCall(CreateMeanfield(PETSC_COMM_SELF, &c, 61, &pot));
+  WLMTestCall(CreateMeanfield(PETSC_COMM_SELF, &c, 61, 0, &pot));
   WLMTestCall(WLMTestRandomArray(62, 12, 1.0, x));
   PetscSNPrintf(name, sizeof(name), "meanfield-save-%d.h5", wlm_test_rank);
   WLMTestCall(WLMTestPotentialSaveLoadIdentical(pot, 0.9, 6, x, NULL, name, &identical));
@@ -269,11 +314,13 @@ Suite *WLMTestSuite(void)
   TCase *tc = tcase_create("meanfield");
 
   tcase_add_test(tc, test_meanfield_derivatives);
+  tcase_add_test(tc, test_meanfield_many_pairs);
   tcase_add_test(tc, test_meanfield_direct_energy);
   tcase_add_test(tc, test_meanfield_translation);
   tcase_add_test(tc, test_meanfield_cutoff);
   tcase_add_test(tc, test_meanfield_permutation);
   tcase_add_test(tc, test_meanfield_sharded);
+  tcase_add_test(tc, test_meanfield_sharded_many_pairs);
   tcase_add_test(tc, test_meanfield_save_load);
   tcase_add_test(tc, test_meanfield_bad_input);
   suite_add_tcase(s, tc);

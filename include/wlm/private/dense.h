@@ -35,10 +35,11 @@
 #define WLM_MLP_MAX_LAYERS 8
 
 /*
-   Elementwise loops compiled for several instruction sets and picked at load
-   time (GCC function multiversioning), with multiply-adds contracted into
-   FMA instructions where the clone has them: ISO C mode turns contraction
-   off, and the AVX-512 exp is about twice as fast with it.
+   Elementwise loops are compiled for several instruction sets, and the
+   loader picks one (GCC function multiversioning).  Multiply-adds are
+   contracted into FMA instructions where the clone has them, because ISO C
+   mode turns contraction off and the AVX-512 exp runs about twice as fast
+   with it.
 */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
   #define WLM_VECTOR_CLONES __attribute__((target_clones("avx512f", "avx2", "default"), optimize("fp-contract=fast")))
@@ -118,7 +119,7 @@ typedef struct {
   PetscInt      width[WLM_MLP_MAX_LAYERS];    /* widths w_1..w_L */
   WLMActivation activation;
   PetscInt      nparam;                       /* sum_l (w_{l-1} + 1) w_l + w_L + 1 */
-  PetscInt      capacity;                     /* rows the workspace holds */
+  PetscInt      capacity;                     /* rows allocated in the workspace */
   PetscInt      maxwidth;                     /* max(nin, w_1..w_L) */
   PetscReal    *input;                        /* a_0 and da_0 stacked [2 capacity][nin]; filled by the caller */
   PetscReal    *act[WLM_MLP_MAX_LAYERS];      /* a_l and da_l stacked [2 capacity][w_l] */
@@ -148,11 +149,13 @@ typedef struct {
   PetscInt      width[WLM_MLP_MAX_LAYERS]; /* hidden widths of V */
   WLMActivation activation;
   WLMMLP        mlp;
-  PetscReal    *seeds;                     /* per-particle seeds w_i [capacity] */
+  PetscReal    *seeds;                     /* per-particle seeds w_i [mlp.capacity] */
+  PetscInt      seeds_capacity;            /* entries allocated in seeds */
 } WLMExternalPart;
 
 PETSC_EXTERN PetscErrorCode WLMExternalPartSetUp(WLMExternalPart *, PetscInt, PetscBool);
 PETSC_EXTERN PetscErrorCode WLMExternalPartDestroy(WLMExternalPart *);
+PETSC_EXTERN PetscErrorCode WLMExternalPartReserve(WLMExternalPart *, PetscInt);
 PETSC_EXTERN PetscErrorCode WLMExternalPartEvaluate(WLMExternalPart *, const PetscReal[], PetscReal, PetscInt, const PetscReal[], const PetscReal[], PetscReal, PetscReal *, PetscReal[]);
 PETSC_EXTERN PetscErrorCode WLMExternalPartProducts(WLMExternalPart *, const PetscReal[], PetscReal, PetscInt, const PetscReal[], const PetscReal[], PetscReal, const PetscReal[], PetscReal *, PetscReal[], PetscReal[], PetscReal[]);
 PETSC_EXTERN PetscErrorCode WLMExternalPartSetFromOptions(WLMExternalPart *, PetscOptionItems *);

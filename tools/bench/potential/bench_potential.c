@@ -8,8 +8,9 @@ The model comes from the usual -wlm_potential_* options.\n";
 /*
    Benchmark of one potential model on a population of N particles sharded
    over the ranks of PETSC_COMM_WORLD: positions and cotangents are standard
-   normal, masses uniform.  For each kind of call (forces with energy, and
-   products with both outputs) it reports the median wall time over the
+   normal, masses uniform.  For each kind of call (forces with energy,
+   products with both outputs, and the combined call that returns all four)
+   it reports the median wall time over the
    ranks (the slowest rank of each call) and the flop rate from the counts
    of PetscLogFlops() summed over the ranks.
 
@@ -21,6 +22,16 @@ The model comes from the usual -wlm_potential_* options.\n";
 #include <wlm/wlmpotential.h>
 #include <wlm/wlmsys.h>
 #include <petsctime.h>
+#include <time.h>
+
+/* CPU time of this process in seconds; on a shared machine it shows how much of the wall time was spent waiting for a core. */
+static PetscReal ProcessTime(void)
+{
+  struct timespec ts;
+
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (PetscReal)ts.tv_sec + 1e-9 * (PetscReal)ts.tv_nsec;
+}
 
 static int CompareReal(const void *a, const void *b)
 {
@@ -29,36 +40,52 @@ static int CompareReal(const void *a, const void *b)
   return (x > y) - (x < y);
 }
 
-/* Times repeat calls of one kind (0 forces, 1 products); returns the median of the slowest rank's times and the flops per call over all ranks. */
-static PetscErrorCode TimeCalls(WLMPotential pot, PetscInt kind, PetscInt repeat, PetscInt n, const PetscReal *x, const PetscReal *lambda, PetscReal *F, PetscReal *G, PetscReal *T, PetscReal *seconds, PetscReal *flops)
+/*
+   Times repeat calls of one kind (0 forces, 1 products, 2 forces and
+   products in one call) after one warm-up call.  Returns the medians of the
+   wall time and of the CPU time of the slowest rank, and the flops per call
+   summed over the ranks.
+*/
+static PetscErrorCode TimeCalls(WLMPotential pot, PetscInt kind, PetscInt repeat, PetscInt n, const PetscReal *x, const PetscReal *lambda, PetscReal *F, PetscReal *G, PetscReal *T, PetscReal *seconds, PetscReal *cpu, PetscReal *flops)
 {
-  PetscReal     *times, U;
+  PetscReal     *times, *cpus, U, c0, local[2], slowest[2], fl;
   PetscLogDouble f0, f1, t0, t1;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscMalloc1(repeat, &times));
+  PetscCall(PetscMalloc2(repeat, &times, repeat, &cpus));
   for (PetscInt r = -1; r < repeat; r++) {
     PetscCallMPI(MPI_Barrier(PETSC_COMM_WORLD));
     PetscCall(PetscGetFlops(&f0));
+    c0 = ProcessTime();
     PetscCall(PetscTime(&t0));
     if (kind == 0) PetscCall(WLMPotentialComputeForces(pot, 0.0, n, x, NULL, &U, F));
-    else PetscCall(WLMPotentialComputeProducts(pot, 0.0, n, x, NULL, lambda, G, T));
+    else if (kind == 1) PetscCall(WLMPotentialComputeProducts(pot, 0.0, n, x, NULL, lambda, G, T));
+    else PetscCall(WLMPotentialComputeForcesAndProducts(pot, 0.0, n, x, NULL, lambda, &U, F, G, T));
     PetscCall(PetscTime(&t1));
+    local[1] = ProcessTime() - c0;
     PetscCall(PetscGetFlops(&f1));
     if (r >= 0) {
-      PetscReal local = (PetscReal)(t1 - t0);
-
-      PetscCall(MPIU_Allreduce(&local, &times[r], 1, MPIU_REAL, MPIU_MAX, PETSC_COMM_WORLD));
+      local[0] = (PetscReal)(t1 - t0);
+      PetscCall(MPIU_Allreduce(local, slowest, 2, MPIU_REAL, MPIU_MAX, PETSC_COMM_WORLD));
+      times[r] = slowest[0];
+      cpus[r]  = slowest[1];
     }
   }
   qsort(times, (size_t)repeat, sizeof(PetscReal), CompareReal);
+  qsort(cpus, (size_t)repeat, sizeof(PetscReal), CompareReal);
   *seconds = times[repeat / 2];
-  {
-    PetscReal local = (PetscReal)(f1 - f0);
+  *cpu     = cpus[repeat / 2];
+  fl       = (PetscReal)(f1 - f0);
+  PetscCall(MPIU_Allreduce(&fl, flops, 1, MPIU_REAL, MPIU_SUM, PETSC_COMM_WORLD));
+  PetscCall(PetscFree2(times, cpus));
+  PetscFunctionReturn(0);
+}
 
-    PetscCall(MPIU_Allreduce(&local, flops, 1, MPIU_REAL, MPIU_SUM, PETSC_COMM_WORLD));
-  }
-  PetscCall(PetscFree(times));
+/* Prints one timing line: wall and CPU seconds, and the flop rate over all ranks by wall time. */
+static PetscErrorCode PrintTiming(const char label[], PetscReal seconds, PetscReal cpu, PetscReal flops)
+{
+  PetscFunctionBeginUser;
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%-18s %9.4f s wall %9.4f s cpu  %7.2f GFLOP/s (%.3g flop)\n", label, (double)seconds, (double)cpu, (double)(flops / seconds * 1e-9), (double)flops));
   PetscFunctionReturn(0);
 }
 
@@ -68,7 +95,7 @@ int main(int argc, char **argv)
   PetscInt     N = 1000, dim = 2, repeat = 5, n, start, np;
   PetscBool    skip = PETSC_FALSE;
   PetscMPIInt  size, rank;
-  PetscReal   *x, *lambda, *F, *G, *T, tf, ff, tp = 0, fp = 0;
+  PetscReal   *x, *lambda, *F, *G, *T, tf, cf, ff, tp = 0, cp = 0, fp = 0, tc = 0, cc = 0, fc = 0;
   WLMRandom    rng;
 
   PetscCall(PetscInitialize(&argc, &argv, NULL, help));
@@ -106,13 +133,17 @@ int main(int argc, char **argv)
   PetscCall(PetscArrayzero(T, np));
 
   /* ---- timings ---- */
-  PetscCall(TimeCalls(pot, 0, repeat, n, x, lambda, F, G, T, &tf, &ff));
-  if (!skip) PetscCall(TimeCalls(pot, 1, repeat, n, x, lambda, F, G, T, &tp, &fp));
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "N %" PetscInt_FMT ", dim %" PetscInt_FMT ", %d rank(s), %" PetscInt_FMT " parameters\n", N, dim, size, np));
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "forces:           %10.4f s  %8.2f GFLOP/s (%.3g flop)\n", (double)tf, (double)(ff / tf * 1e-9), (double)ff));
+  PetscCall(TimeCalls(pot, 0, repeat, n, x, lambda, F, G, T, &tf, &cf, &ff));
   if (!skip) {
-    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "products:         %10.4f s  %8.2f GFLOP/s (%.3g flop)\n", (double)tp, (double)(fp / tp * 1e-9), (double)fp));
-    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "forces + products: %9.4f s  %8.2f GFLOP/s, products / forces %.2f\n", (double)(tf + tp), (double)((ff + fp) / (tf + tp) * 1e-9), (double)(tp / tf)));
+    PetscCall(TimeCalls(pot, 1, repeat, n, x, lambda, F, G, T, &tp, &cp, &fp));
+    PetscCall(TimeCalls(pot, 2, repeat, n, x, lambda, F, G, T, &tc, &cc, &fc));
+  }
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "N %" PetscInt_FMT ", dim %" PetscInt_FMT ", %d rank(s), %" PetscInt_FMT " parameters\n", N, dim, size, np));
+  PetscCall(PrintTiming("forces:", tf, cf, ff));
+  if (!skip) {
+    PetscCall(PrintTiming("products:", tp, cp, fp));
+    PetscCall(PrintTiming("forces+products:", tc, cc, fc));
+    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "(forces+products is one WLMPotentialComputeForcesAndProducts call; products/forces wall ratio %.2f)\n", (double)(tp / tf)));
   }
 
   PetscCall(PetscFree5(x, lambda, F, G, T));
