@@ -99,7 +99,8 @@ static PetscErrorCode ComputeStartVelocities(WLMTrainer tr)
 @*/
 PetscErrorCode WLMTrainerSetUpModels(WLMTrainer tr)
 {
-  MPI_Comm comm = PetscObjectComm((PetscObject)tr);
+  MPI_Comm  comm = PetscObjectComm((PetscObject)tr);
+  PetscBool set;
 
   PetscFunctionBeginUser;
   PetscCall(WLMPotentialCreate(PETSC_COMM_SELF, &tr->pot));
@@ -115,6 +116,12 @@ PetscErrorCode WLMTrainerSetUpModels(WLMTrainer tr)
   PetscCall(WLMDynamicsSetFromOptions(tr->dyn));
   PetscCall(WLMDynamicsSetUp(tr->dyn));
   PetscCall(WLMDynamicsGetFriction(tr->dyn, &tr->friction0));
+  PetscCall(PetscOptionsHasName(NULL, NULL, "-wlm_friction", &set));
+  if (tr->learn_friction && !set) {
+    /* a learned friction starts from gamma = 0.1 unless -wlm_friction gives another start */
+    tr->friction0 = 0.1;
+    PetscCall(WLMDynamicsSetFriction(tr->dyn, tr->friction0));
+  }
   PetscCheck(!tr->learn_friction || tr->friction0 > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "A learned friction needs a positive initial value, not %g; pass -wlm_friction 0.1 (for example) or -wlm_friction_learn false", (double)tr->friction0);
 
   PetscCall(WLMLossCreate(PETSC_COMM_SELF, &tr->loss));

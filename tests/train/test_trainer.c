@@ -88,6 +88,7 @@ START_TEST(test_bad_options)
   }
   PetscSNPrintf(options, sizeof(options), "-wlm_data %s -wlm_velocity data", data_novel);
   WLMTestExpectError(SetUpWithOptions(options), PETSC_ERR_USER_INPUT, "-wlm_velocity data needs velocities");
+  WLMTestExpectError(SetUpWithOptions("-wlm_data no-such-file.h5 -wlm_protocol forecst"), PETSC_ERR_USER, "Unknown option forecst for -wlm_protocol");
   WLMTestExpectError(SetUpWithOptions("-wlm_velocity zero"), PETSC_ERR_USER_INPUT, "-wlm_data");
   WLMTestExpectError(SetUpWithOptions("-wlm_data no-such-file.h5"), PETSC_ERR_FILE_OPEN, "no-such-file.h5");
 }
