@@ -70,6 +70,34 @@ PETSC_EXTERN PetscErrorCode WLMPotentialInitializeParameters(WLMPotential, uint6
 PETSC_EXTERN PetscErrorCode WLMPotentialComputeEnergy(WLMPotential, PetscReal, PetscInt, const PetscReal[], const PetscReal[], PetscReal *);
 PETSC_EXTERN PetscErrorCode WLMPotentialComputeForces(WLMPotential, PetscReal, PetscInt, const PetscReal[], const PetscReal[], PetscReal *, PetscReal[]);
 PETSC_EXTERN PetscErrorCode WLMPotentialComputeProducts(WLMPotential, PetscReal, PetscInt, const PetscReal[], const PetscReal[], const PetscReal[], PetscReal[], PetscReal[]);
+PETSC_EXTERN PetscErrorCode WLMPotentialComputeForcesAndProducts(WLMPotential, PetscReal, PetscInt, const PetscReal[], const PetscReal[], const PetscReal[], PetscReal *, PetscReal[], PetscReal[], PetscReal[]);
+
+/* Smooth activations of the dense layers (GELU in its tanh form). */
+typedef enum {
+  WLM_ACTIVATION_SILU,
+  WLM_ACTIVATION_TANH,
+  WLM_ACTIVATION_SOFTPLUS,
+  WLM_ACTIVATION_GELU
+} WLMActivation;
+PETSC_EXTERN const char *const WLMActivations[];
+
+/* Input of the pair network W of the meanfield model: |x_i - x_j|^2, or the difference x_i - x_j made even by averaging W(r) and W(-r). */
+typedef enum {
+  WLM_PAIR_INPUT_DISTANCE2,
+  WLM_PAIR_INPUT_DIFFERENCE
+} WLMPairInput;
+PETSC_EXTERN const char *const WLMPairInputs[];
+
+/* Hyperparameters of the model types; call after WLMPotentialSetType() and before WLMPotentialSetUp(). */
+PETSC_EXTERN PetscErrorCode WLMPotentialSetHidden(WLMPotential, PetscInt, const PetscInt[]);
+PETSC_EXTERN PetscErrorCode WLMPotentialSetActivation(WLMPotential, WLMActivation);
+PETSC_EXTERN PetscErrorCode WLMPotentialMeanfieldSetExternal(WLMPotential, PetscBool);
+PETSC_EXTERN PetscErrorCode WLMPotentialMeanfieldSetPairHidden(WLMPotential, PetscInt, const PetscInt[]);
+PETSC_EXTERN PetscErrorCode WLMPotentialMeanfieldSetPairActivation(WLMPotential, WLMActivation);
+PETSC_EXTERN PetscErrorCode WLMPotentialMeanfieldSetPairInput(WLMPotential, WLMPairInput);
+PETSC_EXTERN PetscErrorCode WLMPotentialMeanfieldSetCutoff(WLMPotential, PetscReal);
+PETSC_EXTERN PetscErrorCode WLMPotentialAttentionSetSizes(WLMPotential, PetscInt, PetscInt, PetscInt, PetscInt, PetscInt);
+PETSC_EXTERN PetscErrorCode WLMPotentialAttentionSetScoreMemory(WLMPotential, PetscReal);
 
 PETSC_EXTERN PetscErrorCode WLMPotentialSave(WLMPotential, hid_t);
 PETSC_EXTERN PetscErrorCode WLMPotentialLoad(MPI_Comm, hid_t, WLMPotential *);

@@ -364,6 +364,47 @@ PetscErrorCode WLMPotentialComputeProducts(WLMPotential pot, PetscReal t, PetscI
 }
 
 /*@
+  WLMPotentialComputeForcesAndProducts - Computes U, the forces and both force-cotangent products in one pass.
+
+  Collective
+
+  Input Parameters:
++ pot    - the model
+. t      - time
+. n      - particles on this rank
+. x      - positions [n][dim]
+. w      - masses [n], or NULL for uniform masses 1/N
+- lambda - cotangent on the forces [n][dim]
+
+  Output Parameters:
++ U         - energy, or NULL
+. F         - forces [n][dim], or NULL
+. gradx     - grad_X (lambda . F) [n][dim], or NULL
+- gradtheta - incremented by this rank's share of grad_theta (lambda . F) [nparam], or NULL
+
+  Notes:
+  The products pass of the learned types computes the forces on the way, so
+  this call costs about as much as WLMPotentialComputeProducts() alone and
+  saves a separate WLMPotentialComputeForces() where both are needed at the
+  same positions.  Types without a combined pass make the two calls.
+@*/
+PetscErrorCode WLMPotentialComputeForcesAndProducts(WLMPotential pot, PetscReal t, PetscInt n, const PetscReal x[], const PetscReal w[], const PetscReal lambda[], PetscReal *U, PetscReal F[], PetscReal gradx[], PetscReal gradtheta[])
+{
+  PetscFunctionBeginUser;
+  PetscCall(CheckComputeArguments(pot, n, x));
+  PetscCheck(n == 0 || lambda, PETSC_COMM_SELF, PETSC_ERR_ARG_NULL, "Cotangent lambda is NULL");
+  PetscCall(PetscLogEventBegin(WLMPOTENTIAL_ForcesProducts, pot, 0, 0, 0));
+  if (pot->ops->forcesproducts) PetscCall((*pot->ops->forcesproducts)(pot, t, n, x, w, lambda, U, F, gradx, gradtheta));
+  else {
+    if (F) PetscCall((*pot->ops->forces)(pot, t, n, x, w, U, F));
+    else if (U) PetscCall((*pot->ops->energy)(pot, t, n, x, w, U));
+    PetscCall((*pot->ops->products)(pot, t, n, x, w, lambda, gradx, gradtheta));
+  }
+  PetscCall(PetscLogEventEnd(WLMPOTENTIAL_ForcesProducts, pot, 0, 0, 0));
+  PetscFunctionReturn(0);
+}
+
+/*@
   WLMPotentialView - Prints the type, sizes and hyperparameters of the model.
 
   Collective

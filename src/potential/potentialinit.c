@@ -3,9 +3,13 @@
 
 PetscClassId      WLMPOTENTIAL_CLASSID;
 PetscFunctionList WLMPotentialList = NULL;
-PetscLogEvent     WLMPOTENTIAL_Energy, WLMPOTENTIAL_Forces, WLMPOTENTIAL_Products;
+PetscLogEvent     WLMPOTENTIAL_Energy, WLMPOTENTIAL_Forces, WLMPOTENTIAL_Products, WLMPOTENTIAL_ForcesProducts;
+PetscLogEvent     WLMPOTENTIAL_Attention, WLMPOTENTIAL_Communication;
 
 PETSC_EXTERN PetscErrorCode WLMPotentialCreate_Harmonic(WLMPotential);
+PETSC_EXTERN PetscErrorCode WLMPotentialCreate_External(WLMPotential);
+PETSC_EXTERN PetscErrorCode WLMPotentialCreate_Meanfield(WLMPotential);
+PETSC_EXTERN PetscErrorCode WLMPotentialCreate_Attention(WLMPotential);
 
 static PetscBool WLMPotentialPackageInitialized = PETSC_FALSE;
 
@@ -47,9 +51,15 @@ PetscErrorCode WLMPotentialInitializePackage(void)
   WLMPotentialPackageInitialized = PETSC_TRUE;
   PetscCall(PetscClassIdRegister("WLMPotential", &WLMPOTENTIAL_CLASSID));
   PetscCall(WLMPotentialRegister(WLMPOTENTIALHARMONIC, WLMPotentialCreate_Harmonic));
+  PetscCall(WLMPotentialRegister(WLMPOTENTIALEXTERNAL, WLMPotentialCreate_External));
+  PetscCall(WLMPotentialRegister(WLMPOTENTIALMEANFIELD, WLMPotentialCreate_Meanfield));
+  PetscCall(WLMPotentialRegister(WLMPOTENTIALATTENTION, WLMPotentialCreate_Attention));
   PetscCall(PetscLogEventRegister("WLMPotEnergy", WLMPOTENTIAL_CLASSID, &WLMPOTENTIAL_Energy));
   PetscCall(PetscLogEventRegister("WLMPotForces", WLMPOTENTIAL_CLASSID, &WLMPOTENTIAL_Forces));
   PetscCall(PetscLogEventRegister("WLMPotProducts", WLMPOTENTIAL_CLASSID, &WLMPOTENTIAL_Products));
+  PetscCall(PetscLogEventRegister("WLMPotForcesProd", WLMPOTENTIAL_CLASSID, &WLMPOTENTIAL_ForcesProducts));
+  PetscCall(PetscLogEventRegister("WLMPotAttention", WLMPOTENTIAL_CLASSID, &WLMPOTENTIAL_Attention));
+  PetscCall(PetscLogEventRegister("WLMPotExchange", WLMPOTENTIAL_CLASSID, &WLMPOTENTIAL_Communication));
   PetscCall(PetscRegisterFinalize(WLMPotentialFinalizePackage));
   PetscFunctionReturn(0);
 }

@@ -7,6 +7,9 @@
 */
 #include "potentialcheck.h"
 #include <wlm/wlmsys.h>
+#include <stdio.h>
+#include <string.h>
+#include <math.h>
 
 static const PetscReal fd_step = 1e-5;
 
@@ -19,6 +22,50 @@ PetscErrorCode WLMTestRandomArray(uint64_t seed, PetscInt n, PetscReal scale, Pe
   WLMRandomSeed(&r, seed, 0);
   for (PetscInt i = 0; i < n; i++) a[i] = scale * WLMRandomNormal(&r);
   PetscFunctionReturn(0);
+}
+
+/*
+   V(in) of an MLP by explicit loops over the parameter layout of the potential
+   types (per hidden layer W [w_in][w_out] row-major then b, then the output
+   weights and bias), with activations from libm.  At most 64 units per layer.
+*/
+PetscReal WLMTestReferenceMLP(const PetscReal theta[], PetscInt nin, PetscInt nlayers, const PetscInt width[], WLMActivation act, const PetscReal in[])
+{
+  PetscReal a[64], z[64], out;
+  PetscInt  win = nin;
+
+  for (PetscInt k = 0; k < nin; k++) a[k] = in[k];
+  for (PetscInt l = 0; l < nlayers; l++) {
+    const PetscReal *W = theta, *b = theta + win * width[l];
+
+    for (PetscInt j = 0; j < width[l]; j++) {
+      z[j] = b[j];
+      for (PetscInt k = 0; k < win; k++) z[j] += a[k] * W[k * width[l] + j];
+    }
+    for (PetscInt j = 0; j < width[l]; j++) {
+      const PetscReal v = z[j], sig = 1.0 / (1.0 + exp(-v));
+
+      switch (act) {
+      case WLM_ACTIVATION_SILU:
+        a[j] = v * sig;
+        break;
+      case WLM_ACTIVATION_TANH:
+        a[j] = tanh(v);
+        break;
+      case WLM_ACTIVATION_SOFTPLUS:
+        a[j] = log1p(exp(v));
+        break;
+      case WLM_ACTIVATION_GELU:
+        a[j] = 0.5 * v * (1.0 + tanh(sqrt(2.0 / PETSC_PI) * (v + 0.044715 * v * v * v)));
+        break;
+      }
+    }
+    theta += (win + 1) * width[l];
+    win = width[l];
+  }
+  out = theta[win];
+  for (PetscInt k = 0; k < win; k++) out += a[k] * theta[k];
+  return out;
 }
 
 static PetscReal Dot(PetscInt n, const PetscReal *a, const PetscReal *b)
@@ -154,5 +201,109 @@ PetscErrorCode WLMTestPotentialShardedDifference(WLMPotential sharded, WLMPotent
   diff = PetscMax(diff, MaxScaledDifference(np, T1, Ts, np, T1));
   PetscCall(MPIU_Allreduce(&diff, maxdiff, 1, MPIU_REAL, MPIU_MAX, comm));
   PetscCall(PetscFree7(lambda, F1, G1, T1, Fs, Gs, Ts));
+  PetscFunctionReturn(0);
+}
+
+/*
+   Relative differences between the model on a permuted population and the
+   permuted results on the original one: Udiff for the energy, Fdiff for the
+   forces (relative to the largest force).  x and w are permuted together by
+   a random permutation drawn from seed; one rank.
+*/
+PetscErrorCode WLMTestPotentialPermutationDifference(WLMPotential pot, PetscReal t, PetscInt n, const PetscReal x[], const PetscReal w[], uint64_t seed, PetscReal *Udiff, PetscReal *Fdiff)
+{
+  PetscInt  dim, *perm;
+  PetscReal *xp, *wp = NULL, *F, *Fp, *Fback, U, Up;
+  WLMRandom r;
+
+  PetscFunctionBeginUser;
+  PetscCall(WLMPotentialGetDimension(pot, &dim));
+  PetscCall(PetscMalloc5(n, &perm, n * dim, &xp, n * dim, &F, n * dim, &Fp, n * dim, &Fback));
+  if (w) PetscCall(PetscMalloc1(n, &wp));
+  WLMRandomSeed(&r, seed, 0);
+  WLMRandomSample(&r, n, n, perm);
+  for (PetscInt i = 0; i < n; i++) {
+    for (PetscInt k = 0; k < dim; k++) xp[i * dim + k] = x[perm[i] * dim + k];
+    if (w) wp[i] = w[perm[i]];
+  }
+  PetscCall(WLMPotentialComputeForces(pot, t, n, x, w, &U, F));
+  PetscCall(WLMPotentialComputeForces(pot, t, n, xp, wp, &Up, Fp));
+  for (PetscInt i = 0; i < n; i++) {
+    for (PetscInt k = 0; k < dim; k++) Fback[perm[i] * dim + k] = Fp[i * dim + k];
+  }
+  *Udiff = PetscAbsReal(U - Up) / PetscMax(PetscAbsReal(U), PETSC_SMALL);
+  *Fdiff = MaxScaledDifference(n * dim, F, Fback, n * dim, F);
+  PetscCall(PetscFree5(perm, xp, F, Fp, Fback));
+  PetscCall(PetscFree(wp));
+  PetscFunctionReturn(0);
+}
+
+/*
+   Saves pot into a new HDF5 file, loads it back into a new model, and sets
+   identical when U, F and both products of the two models agree bit for bit.
+   One rank; the file is removed afterwards.
+*/
+PetscErrorCode WLMTestPotentialSaveLoadIdentical(WLMPotential pot, PetscReal t, PetscInt n, const PetscReal x[], const PetscReal w[], const char filename[], PetscBool *identical)
+{
+  WLMPotential loaded;
+  hid_t        file;
+  PetscInt     dim, np, nploaded;
+  PetscReal   *lambda, *F[2], *G[2], *T[2], U[2];
+
+  PetscFunctionBeginUser;
+  PetscCall(WLMPotentialGetDimension(pot, &dim));
+  PetscCall(WLMPotentialGetNumParameters(pot, &np));
+  file = H5Fcreate(filename, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  PetscCheck(file >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "Cannot create %s", filename);
+  PetscCall(WLMPotentialSave(pot, file));
+  H5Fclose(file);
+  file = H5Fopen(filename, H5F_ACC_RDONLY, H5P_DEFAULT);
+  PetscCheck(file >= 0, PETSC_COMM_SELF, PETSC_ERR_FILE_OPEN, "Cannot open %s", filename);
+  PetscCall(WLMPotentialLoad(PETSC_COMM_SELF, file, &loaded));
+  H5Fclose(file);
+  remove(filename);
+  PetscCall(WLMPotentialGetNumParameters(loaded, &nploaded));
+
+  PetscCall(PetscMalloc7(n * dim, &lambda, n * dim, &F[0], n * dim, &F[1], n * dim, &G[0], n * dim, &G[1], np, &T[0], np, &T[1]));
+  PetscCall(WLMTestRandomArray(7, n * dim, 1.0, lambda));
+  *identical = (PetscBool)(nploaded == np);
+  for (PetscInt m = 0; m < 2 && *identical; m++) {
+    WLMPotential model = m ? loaded : pot;
+
+    PetscCall(PetscArrayzero(T[m], np));
+    PetscCall(WLMPotentialComputeForces(model, t, n, x, w, &U[m], F[m]));
+    PetscCall(WLMPotentialComputeProducts(model, t, n, x, w, lambda, G[m], T[m]));
+  }
+  if (*identical) *identical = (PetscBool)(!memcmp(&U[0], &U[1], sizeof(PetscReal)) && !memcmp(F[0], F[1], n * dim * sizeof(PetscReal)) && !memcmp(G[0], G[1], n * dim * sizeof(PetscReal)) && !memcmp(T[0], T[1], np * sizeof(PetscReal)));
+  PetscCall(PetscFree7(lambda, F[0], F[1], G[0], G[1], T[0], T[1]));
+  PetscCall(WLMPotentialDestroy(&loaded));
+  PetscFunctionReturn(0);
+}
+
+/*
+   Largest relative difference between WLMPotentialComputeForcesAndProducts()
+   and separate WLMPotentialComputeForces() and WLMPotentialComputeProducts()
+   calls, over U, F and both products; one rank.
+*/
+PetscErrorCode WLMTestPotentialCombinedDifference(WLMPotential pot, PetscReal t, PetscInt n, const PetscReal x[], const PetscReal w[], uint64_t seed, PetscReal *maxdiff)
+{
+  PetscInt   dim, np;
+  PetscReal *lambda, *F[2], *G[2], *T[2], U[2];
+
+  PetscFunctionBeginUser;
+  PetscCall(WLMPotentialGetDimension(pot, &dim));
+  PetscCall(WLMPotentialGetNumParameters(pot, &np));
+  PetscCall(PetscMalloc7(n * dim, &lambda, n * dim, &F[0], n * dim, &F[1], n * dim, &G[0], n * dim, &G[1], np, &T[0], np, &T[1]));
+  PetscCall(WLMTestRandomArray(seed, n * dim, 1.0, lambda));
+  PetscCall(PetscArrayzero(T[0], np));
+  PetscCall(PetscArrayzero(T[1], np));
+  PetscCall(WLMPotentialComputeForces(pot, t, n, x, w, &U[0], F[0]));
+  PetscCall(WLMPotentialComputeProducts(pot, t, n, x, w, lambda, G[0], T[0]));
+  PetscCall(WLMPotentialComputeForcesAndProducts(pot, t, n, x, w, lambda, &U[1], F[1], G[1], T[1]));
+  *maxdiff = PetscAbsReal(U[0] - U[1]) / PetscMax(PetscAbsReal(U[0]), PETSC_SMALL);
+  *maxdiff = PetscMax(*maxdiff, MaxScaledDifference(n * dim, F[0], F[1], n * dim, F[0]));
+  *maxdiff = PetscMax(*maxdiff, MaxScaledDifference(n * dim, G[0], G[1], n * dim, G[0]));
+  *maxdiff = PetscMax(*maxdiff, MaxScaledDifference(np, T[0], T[1], np, T[0]));
+  PetscCall(PetscFree7(lambda, F[0], F[1], G[0], G[1], T[0], T[1]));
   PetscFunctionReturn(0);
 }

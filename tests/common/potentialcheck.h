@@ -15,8 +15,12 @@ typedef struct {
   PetscReal parameters;  /* grad_theta (lambda . F) . eta against central differences along eta */
 } WLMTestDerivativeErrors;
 
+PetscReal      WLMTestReferenceMLP(const PetscReal[], PetscInt, PetscInt, const PetscInt[], WLMActivation, const PetscReal[]);
 PetscErrorCode WLMTestRandomArray(uint64_t, PetscInt, PetscReal, PetscReal[]);
 PetscErrorCode WLMTestPotentialDerivatives(WLMPotential, PetscReal, PetscInt, const PetscReal[], const PetscReal[], uint64_t, WLMTestDerivativeErrors *);
 PetscErrorCode WLMTestPotentialShardedDifference(WLMPotential, WLMPotential, PetscReal, PetscInt, const PetscReal[], const PetscReal[], uint64_t, PetscReal *);
+PetscErrorCode WLMTestPotentialPermutationDifference(WLMPotential, PetscReal, PetscInt, const PetscReal[], const PetscReal[], uint64_t, PetscReal *, PetscReal *);
+PetscErrorCode WLMTestPotentialCombinedDifference(WLMPotential, PetscReal, PetscInt, const PetscReal[], const PetscReal[], uint64_t, PetscReal *);
+PetscErrorCode WLMTestPotentialSaveLoadIdentical(WLMPotential, PetscReal, PetscInt, const PetscReal[], const PetscReal[], const char[], PetscBool *);
 
 #endif

@@ -24,7 +24,7 @@ static PetscErrorCode CreateHarmonic(MPI_Comm comm, PetscInt dim, PetscReal k, P
 START_TEST(test_harmonic_derivatives)
 {
   const PetscInt          n = 7, dim = 3;
-  PetscReal               x[21], w[7];
+  PetscReal               x[21], w[7], combined;
   WLMPotential            pot;
   WLMTestDerivativeErrors err;
 
@@ -36,6 +36,8 @@ START_TEST(test_harmonic_derivatives)
   ck_assert_double_lt(err.forces, 1e-6);
   ck_assert_double_lt(err.state, 1e-6);
   ck_assert_double_lt(err.parameters, 1e-6);
+  WLMTestCall(WLMTestPotentialCombinedDifference(pot, 0.0, n, x, w, 14, &combined));
+  ck_assert_double_lt(combined, 1e-14);
   WLMTestCall(WLMPotentialDestroy(&pot));
 }
 END_TEST

@@ -1,0 +1,746 @@
+/*
+   meanfield: an external field plus an even pair potential,
+
+     U(X, t) = sum_i w_i V(x_i [, t]) + 1/2 sum_{i != j} w_i w_j W(x_i - x_j [, t]),
+
+   with V the MLP of the external type (switched off by
+   -wlm_potential_meanfield_external false) and W(r) = c(|r|^2) m(r), where m is
+   one MLP M of
+
+     distance2   the squared distance: m(r) = M(|r|^2)
+     difference  the difference, made even: m(r) = (M(r) + M(-r)) / 2
+
+   and c an optional cutoff of radius R, c(s) = (1 - s/R^2)^3 for s < R^2 and 0
+   beyond.  c, c' and c'' vanish at s = R^2, so forces and the state product
+   stay continuous when a pair crosses the cutoff.  The acceleration F_i / w_i
+   has the pair part -sum_j w_j grad W(x_i - x_j): with uniform masses, the
+   mean of the pair forces over the partners.
+
+   The pair sum runs over unordered pairs {i, j}, each once, with weight
+   sigma = w_i w_j; for pair r = x_i - x_j with gradient g = sigma grad W(r):
+
+     F_i -= g,  F_j += g,
+     H Lambda:  (H Lambda)_i += dg,  (H Lambda)_j -= dg,  dg = sigma Hess W(r) (Lambda_i - Lambda_j),
+
+   where dg is the tangent of g along Lambda, and the parameter product gets
+   -grad_theta (sigma grad W(r) . (Lambda_i - Lambda_j)) from the
+   reverse-tangent pass of M.  Pairs go through M in tiles of a fixed number
+   of rows, so the workspace does not grow with N^2.
+
+   Sharding: the particle with global index I owns the pairs {I, (I + k) mod N}
+   for k = 1..(N-1)/2, and k = N/2 as well when N is even and I < N/2; every
+   unordered pair is owned once and each rank owns about n N / 2 of them.
+   All positions (and cotangents) are gathered, the gradients of all N
+   particles are accumulated locally and summed onto the owners with one
+   MPI_Reduce_scatter.
+*/
+#include <wlm/private/dense.h>
+#include <wlm/private/h5util.h>
+
+/* Pairs per tile: the MLP rows of one tile (two per pair for the difference input) stay in the L2 cache at width 64. */
+#define MEANFIELD_TILE 256
+
+typedef enum {
+  PAIR_ENERGY,
+  PAIR_FORCES,
+  PAIR_PRODUCTS
+} PairPass;
+
+typedef struct {
+  PetscBool       external; /* include the external field V */
+  WLMExternalPart part;     /* V */
+  PetscInt        pair_nlayers;
+  PetscInt        pair_width[WLM_MLP_MAX_LAYERS];
+  WLMActivation   pair_activation;
+  WLMPairInput    pair_input;
+  PetscReal       cutoff; /* R; 0 for no cutoff */
+  WLMMLP          pair;   /* M */
+
+  /* one tile of pairs */
+  PetscInt  *pi, *pj;                    /* global indices [MEANFIELD_TILE] */
+  PetscReal *r, *delta;                  /* x_i - x_j and Lambda_i - Lambda_j [MEANFIELD_TILE][dim] */
+  PetscReal *sigma, *sdot, *c0, *c1, *c2; /* w_i w_j, d|r|^2 along Lambda, c and its derivatives [MEANFIELD_TILE] */
+  PetscReal *ybar, *dybar;               /* seeds of M and their tangents [2 MEANFIELD_TILE] */
+
+  /* the population on every rank */
+  PetscInt     capacity;     /* particles the buffers hold */
+  PetscReal   *xall, *lall;  /* positions and cotangents [N][dim] */
+  PetscReal   *wall;         /* masses [N] */
+  PetscReal   *gall, *hall;  /* grad U and H Lambda of all particles [N][dim] */
+  PetscReal   *share;        /* this rank's block after the reduction [n][dim] */
+  PetscMPIInt *counts, *displs; /* particle counts and offsets of the ranks, in reals */
+  PetscMPIInt *pcounts, *pdispls; /* the same in particles */
+} Meanfield;
+
+/* Allocates the tile buffers on first use and the population buffers whenever N grows. */
+static PetscErrorCode MeanfieldReserve(WLMPotential pot, PetscInt N)
+{
+  Meanfield     *mf  = (Meanfield *)pot->data;
+  const PetscInt dim = pot->dim;
+  PetscMPIInt    size;
+
+  PetscFunctionBeginUser;
+  if (!mf->pi) {
+    PetscCall(PetscMalloc4(MEANFIELD_TILE, &mf->pi, MEANFIELD_TILE, &mf->pj, MEANFIELD_TILE * dim, &mf->r, MEANFIELD_TILE * dim, &mf->delta));
+    PetscCall(PetscMalloc7(MEANFIELD_TILE, &mf->sigma, MEANFIELD_TILE, &mf->sdot, MEANFIELD_TILE, &mf->c0, MEANFIELD_TILE, &mf->c1, MEANFIELD_TILE, &mf->c2, 2 * MEANFIELD_TILE, &mf->ybar, 2 * MEANFIELD_TILE, &mf->dybar));
+    PetscCall(WLMMLPReserve(&mf->pair, 2 * MEANFIELD_TILE));
+    PetscCallMPI(MPI_Comm_size(PetscObjectComm((PetscObject)pot), &size));
+    PetscCall(PetscMalloc4(size, &mf->counts, size, &mf->displs, size, &mf->pcounts, size, &mf->pdispls));
+  }
+  if (N > mf->capacity) {
+    PetscCall(PetscFree6(mf->xall, mf->lall, mf->wall, mf->gall, mf->hall, mf->share));
+    PetscCall(PetscMalloc6(N * dim, &mf->xall, N * dim, &mf->lall, N, &mf->wall, N * dim, &mf->gall, N * dim, &mf->hall, N * dim, &mf->share));
+    mf->capacity = N;
+  }
+  PetscFunctionReturn(0);
+}
+
+/*
+   Gathers positions, masses and (when lambda is given) cotangents of the
+   whole population into xall, wall, lall; returns N and this rank's first
+   global index.
+*/
+static PetscErrorCode MeanfieldGather(WLMPotential pot, PetscInt n, const PetscReal *x, const PetscReal *w, const PetscReal *lambda, PetscInt *N, PetscInt *start)
+{
+  Meanfield     *mf   = (Meanfield *)pot->data;
+  MPI_Comm       comm = PetscObjectComm((PetscObject)pot);
+  const PetscInt dim  = pot->dim;
+  PetscMPIInt    size, rank, nn = (PetscMPIInt)n;
+  PetscReal      mass = 0;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCall(MeanfieldReserve(pot, 0));
+  PetscCallMPI(MPI_Allgather(&nn, 1, MPI_INT, mf->pcounts, 1, MPI_INT, comm));
+  *N = 0;
+  for (PetscMPIInt q = 0; q < size; q++) {
+    mf->pdispls[q] = (PetscMPIInt)*N;
+    mf->counts[q]  = (PetscMPIInt)(mf->pcounts[q] * dim);
+    mf->displs[q]  = (PetscMPIInt)(*N * dim);
+    *N += mf->pcounts[q];
+  }
+  *start = mf->pdispls[rank];
+  PetscCall(MeanfieldReserve(pot, *N));
+  if (!w) PetscCall(WLMPotentialGetUniformMass(pot, n, &mass));
+
+  if (size == 1) {
+    PetscCall(PetscArraycpy(mf->xall, x, n * dim));
+    if (lambda) PetscCall(PetscArraycpy(mf->lall, lambda, n * dim));
+    for (PetscInt i = 0; i < n; i++) mf->wall[i] = w ? w[i] : mass;
+  } else {
+    PetscCall(PetscLogEventBegin(WLMPOTENTIAL_Communication, pot, 0, 0, 0));
+    PetscCallMPI(MPI_Allgatherv(x, mf->counts[rank], MPIU_REAL, mf->xall, mf->counts, mf->displs, MPIU_REAL, comm));
+    if (lambda) PetscCallMPI(MPI_Allgatherv(lambda, mf->counts[rank], MPIU_REAL, mf->lall, mf->counts, mf->displs, MPIU_REAL, comm));
+    if (w) PetscCallMPI(MPI_Allgatherv(w, nn, MPIU_REAL, mf->wall, mf->pcounts, mf->pdispls, MPIU_REAL, comm));
+    else
+      for (PetscInt i = 0; i < *N; i++) mf->wall[i] = mass;
+    PetscCall(PetscLogEventEnd(WLMPOTENTIAL_Communication, pot, 0, 0, 0));
+  }
+  PetscFunctionReturn(0);
+}
+
+/* Sums the accumulated gradients of all particles over the ranks and returns this rank's block in mf->share. */
+static PetscErrorCode MeanfieldReduce(WLMPotential pot, PetscInt N, PetscInt start, PetscInt n, const PetscReal *all)
+{
+  Meanfield  *mf   = (Meanfield *)pot->data;
+  MPI_Comm    comm = PetscObjectComm((PetscObject)pot);
+  PetscMPIInt size;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  if (size == 1) PetscCall(PetscArraycpy(mf->share, all, N * pot->dim));
+  else {
+    PetscCall(PetscLogEventBegin(WLMPOTENTIAL_Communication, pot, 0, 0, 0));
+    PetscCallMPI(MPI_Reduce_scatter(all, mf->share, mf->counts, MPIU_REAL, MPI_SUM, comm));
+    PetscCall(PetscLogEventEnd(WLMPOTENTIAL_Communication, pot, 0, 0, 0));
+  }
+  PetscFunctionReturn(0);
+}
+
+/* Cutoff c(s) = (1 - s/R^2)^3 and its first two derivatives in s; no cutoff when R = 0. */
+static inline void Cutoff(PetscReal R, PetscReal s, PetscReal *c0, PetscReal *c1, PetscReal *c2)
+{
+  if (R <= 0) {
+    *c0 = 1.0;
+    *c1 = 0.0;
+    *c2 = 0.0;
+  } else {
+    const PetscReal R2 = R * R, v = 1.0 - s / R2;
+
+    *c0 = v * v * v;
+    *c1 = -3.0 * v * v / R2;
+    *c2 = 6.0 * v / (R2 * R2);
+  }
+}
+
+/* Fills the input rows of M for np pairs (and the tangent rows for products); returns the row count. */
+static PetscInt MeanfieldLoadRows(Meanfield *mf, PetscInt dim, PetscBool time_input, PetscReal t, PetscInt np, PetscBool tangent)
+{
+  const PetscInt nin = mf->pair.nin;
+  PetscReal     *in  = mf->pair.input;
+  PetscInt       m;
+
+  if (mf->pair_input == WLM_PAIR_INPUT_DISTANCE2) {
+    m = np;
+    for (PetscInt p = 0; p < np; p++) {
+      PetscReal s = 0;
+
+      for (PetscInt k = 0; k < dim; k++) s += mf->r[p * dim + k] * mf->r[p * dim + k];
+      in[p * nin] = s;
+      if (time_input) in[p * nin + 1] = t;
+      if (tangent) {
+        in[(m + p) * nin] = mf->sdot[p];
+        if (time_input) in[(m + p) * nin + 1] = 0.0;
+      }
+    }
+  } else {
+    m = 2 * np;
+    for (PetscInt p = 0; p < np; p++) {
+      for (PetscInt k = 0; k < dim; k++) {
+        in[2 * p * nin + k]       = mf->r[p * dim + k];
+        in[(2 * p + 1) * nin + k] = -mf->r[p * dim + k];
+        if (tangent) {
+          in[(m + 2 * p) * nin + k]     = mf->delta[p * dim + k];
+          in[(m + 2 * p + 1) * nin + k] = -mf->delta[p * dim + k];
+        }
+      }
+      if (time_input) {
+        in[2 * p * nin + dim]       = t;
+        in[(2 * p + 1) * nin + dim] = t;
+        if (tangent) {
+          in[(m + 2 * p) * nin + dim]     = 0.0;
+          in[(m + 2 * p + 1) * nin + dim] = 0.0;
+        }
+      }
+    }
+  }
+  return m;
+}
+
+/*
+   Evaluates one tile of np pairs whose indices are in mf->pi, mf->pj and
+   adds sigma W(r) to *U.  For forces it adds g = sigma grad W to gall (+g
+   for i, -g for j).  For products it also adds sigma Hess W (Lambda_i -
+   Lambda_j) to hall in the same way, and the parameter product to gradtheta.
+*/
+static PetscErrorCode MeanfieldTile(WLMPotential pot, PairPass pass, PetscReal t, PetscInt np, PetscReal *U, PetscReal *gradtheta)
+{
+  Meanfield      *mf = (Meanfield *)pot->data;
+  const PetscInt   dim = pot->dim, nin = mf->pair.nin, rows_per_pair = mf->pair_input == WLM_PAIR_INPUT_DISTANCE2 ? 1 : 2;
+  const PetscBool  tangent = (PetscBool)(pass == PAIR_PRODUCTS);
+  const PetscInt   offset  = mf->external ? mf->part.mlp.nparam : 0; /* the pair MLP's parameters follow those of V */
+  const PetscReal *theta   = pot->theta + offset;
+  PetscReal       *pair_gradtheta = gradtheta ? gradtheta + offset : NULL;
+  const PetscReal *y, *dy, *bar, *dbar;
+  PetscInt         m;
+  PetscReal        energy = 0;
+
+  PetscFunctionBeginUser;
+  /* geometry of the pairs */
+  for (PetscInt p = 0; p < np; p++) {
+    const PetscInt gi = mf->pi[p], gj = mf->pj[p];
+    PetscReal      s = 0, sd = 0;
+
+    for (PetscInt k = 0; k < dim; k++) {
+      const PetscReal rk = mf->xall[gi * dim + k] - mf->xall[gj * dim + k];
+
+      mf->r[p * dim + k] = rk;
+      s += rk * rk;
+      if (tangent) {
+        const PetscReal dk = mf->lall[gi * dim + k] - mf->lall[gj * dim + k];
+
+        mf->delta[p * dim + k] = dk;
+        sd += 2.0 * rk * dk;
+      }
+    }
+    mf->sigma[p] = mf->wall[gi] * mf->wall[gj];
+    mf->sdot[p]  = sd;
+    Cutoff(mf->cutoff, s, &mf->c0[p], &mf->c1[p], &mf->c2[p]);
+  }
+  PetscCall(PetscLogFlops((tangent ? 8.0 : 4.0) * np * dim + 2.0 * np));
+
+  m = MeanfieldLoadRows(mf, dim, pot->time_input, t, np, tangent);
+  PetscCall(WLMMLPForward(&mf->pair, theta, m, tangent));
+  y  = mf->pair.output;
+  dy = mf->pair.output + m;
+
+  /* ymean: m(r) of each pair, the mean over its rows */
+  for (PetscInt p = 0; p < np; p++) {
+    const PetscReal ymean = rows_per_pair == 1 ? y[p] : 0.5 * (y[2 * p] + y[2 * p + 1]);
+
+    energy += mf->sigma[p] * mf->c0[p] * ymean;
+  }
+  *U += energy;
+  if (pass == PAIR_ENERGY) PetscFunctionReturn(0);
+
+  /* seeds: d(sigma c m)/dy and its tangent sigma c' sdot / rows */
+  for (PetscInt p = 0; p < np; p++) {
+    for (PetscInt q = 0; q < rows_per_pair; q++) {
+      mf->ybar[p * rows_per_pair + q]  = mf->sigma[p] * mf->c0[p] / rows_per_pair;
+      mf->dybar[p * rows_per_pair + q] = mf->sigma[p] * mf->c1[p] * mf->sdot[p] / rows_per_pair;
+    }
+  }
+  PetscCall(WLMMLPReverse(&mf->pair, theta, m, mf->ybar, tangent ? mf->dybar : NULL, tangent, -1.0, pair_gradtheta));
+  bar  = mf->pair.barin;
+  dbar = mf->pair.barin + m * nin;
+
+  /* g = sigma grad W(r) = (dE/ds) 2 r from M's input gradient and the cutoff; dg its tangent */
+  for (PetscInt p = 0; p < np; p++) {
+    const PetscInt   gi = mf->pi[p], gj = mf->pj[p];
+    const PetscReal  sg = mf->sigma[p], *rp = mf->r + p * dim, *dp = mf->delta + p * dim;
+    PetscReal        ymean, dymean, coef, dcoef;
+
+    if (rows_per_pair == 1) {
+      ymean  = y[p];
+      dymean = tangent ? dy[p] : 0.0;
+      coef   = bar[p * nin] + sg * ymean * mf->c1[p];
+      dcoef  = tangent ? dbar[p * nin] + sg * (dymean * mf->c1[p] + ymean * mf->c2[p] * mf->sdot[p]) : 0.0;
+    } else {
+      ymean  = 0.5 * (y[2 * p] + y[2 * p + 1]);
+      dymean = tangent ? 0.5 * (dy[2 * p] + dy[2 * p + 1]) : 0.0;
+      coef   = sg * ymean * mf->c1[p];
+      dcoef  = tangent ? sg * (dymean * mf->c1[p] + ymean * mf->c2[p] * mf->sdot[p]) : 0.0;
+    }
+    for (PetscInt k = 0; k < dim; k++) {
+      PetscReal g = 2.0 * coef * rp[k];
+
+      if (rows_per_pair == 2) g += bar[2 * p * nin + k] - bar[(2 * p + 1) * nin + k];
+      mf->gall[gi * dim + k] += g;
+      mf->gall[gj * dim + k] -= g;
+      if (tangent) {
+        PetscReal dg = 2.0 * dcoef * rp[k] + 2.0 * coef * dp[k];
+
+        if (rows_per_pair == 2) dg += dbar[2 * p * nin + k] - dbar[(2 * p + 1) * nin + k];
+        mf->hall[gi * dim + k] += dg;
+        mf->hall[gj * dim + k] -= dg;
+      }
+    }
+  }
+  PetscCall(PetscLogFlops((tangent ? 16.0 : 6.0) * np * dim + 12.0 * np));
+  PetscFunctionReturn(0);
+}
+
+/*
+   Runs the pair sum over the pairs owned by this rank's particles
+   start..start+n-1 of N: adds this rank's share of the pair energy to *U,
+   and for forces and products the gradients to gall and hall.
+*/
+static PetscErrorCode MeanfieldPairSum(WLMPotential pot, PairPass pass, PetscReal t, PetscInt N, PetscInt start, PetscInt n, PetscReal *U, PetscReal *gradtheta)
+{
+  Meanfield      *mf = (Meanfield *)pot->data;
+  const PetscInt   dim = pot->dim, half = (N - 1) / 2;
+  const PetscReal  R2  = mf->cutoff * mf->cutoff;
+  PetscInt         np  = 0;
+
+  PetscFunctionBeginUser;
+  if (pass != PAIR_ENERGY) PetscCall(PetscArrayzero(mf->gall, N * dim));
+  if (pass == PAIR_PRODUCTS) PetscCall(PetscArrayzero(mf->hall, N * dim));
+  for (PetscInt gi = start; gi < start + n; gi++) {
+    const PetscInt kmax = (N % 2 == 0 && gi < N / 2) ? N / 2 : half;
+
+    for (PetscInt k = 1; k <= kmax; k++) {
+      const PetscInt gj = (gi + k) % N;
+
+      if (mf->cutoff > 0) {
+        PetscReal s = 0;
+
+        for (PetscInt c = 0; c < dim; c++) s += (mf->xall[gi * dim + c] - mf->xall[gj * dim + c]) * (mf->xall[gi * dim + c] - mf->xall[gj * dim + c]);
+        if (s >= R2) continue;
+      }
+      mf->pi[np] = gi;
+      mf->pj[np] = gj;
+      if (++np == MEANFIELD_TILE) {
+        PetscCall(MeanfieldTile(pot, pass, t, np, U, gradtheta));
+        np = 0;
+      }
+    }
+  }
+  if (np) PetscCall(MeanfieldTile(pot, pass, t, np, U, gradtheta));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode SumOverRanks(WLMPotential pot, PetscReal *U)
+{
+  PetscMPIInt size;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_size(PetscObjectComm((PetscObject)pot), &size));
+  if (size > 1) PetscCall(MPIU_Allreduce(MPI_IN_PLACE, U, 1, MPIU_REAL, MPIU_SUM, PetscObjectComm((PetscObject)pot)));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode WLMPotentialEnergy_Meanfield(WLMPotential pot, PetscReal t, PetscInt n, const PetscReal *x, const PetscReal *w, PetscReal *U)
+{
+  Meanfield *mf = (Meanfield *)pot->data;
+  PetscInt   N, start;
+  PetscReal  Uext = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(MeanfieldGather(pot, n, x, w, NULL, &N, &start));
+  *U = 0;
+  PetscCall(MeanfieldPairSum(pot, PAIR_ENERGY, t, N, start, n, U, NULL));
+  if (mf->external) PetscCall(WLMExternalPartEvaluate(&mf->part, pot->theta, t, n, x, mf->wall + start, 0.0, &Uext, NULL));
+  *U += Uext;
+  PetscCall(SumOverRanks(pot, U));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode WLMPotentialForces_Meanfield(WLMPotential pot, PetscReal t, PetscInt n, const PetscReal *x, const PetscReal *w, PetscReal *U, PetscReal *F)
+{
+  Meanfield     *mf  = (Meanfield *)pot->data;
+  const PetscInt dim = pot->dim;
+  PetscInt       N, start;
+  PetscReal      Upair = 0, Uext = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(MeanfieldGather(pot, n, x, w, NULL, &N, &start));
+  PetscCall(MeanfieldPairSum(pot, PAIR_FORCES, t, N, start, n, &Upair, NULL));
+  PetscCall(MeanfieldReduce(pot, N, start, n, mf->gall));
+  for (PetscInt e = 0; e < n * dim; e++) F[e] = -mf->share[e];
+  if (mf->external) PetscCall(WLMExternalPartEvaluate(&mf->part, pot->theta, t, n, x, mf->wall + start, 0.0, U ? &Uext : NULL, F));
+  if (U) {
+    *U = Upair + Uext;
+    PetscCall(SumOverRanks(pot, U));
+  }
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode WLMPotentialForcesProducts_Meanfield(WLMPotential pot, PetscReal t, PetscInt n, const PetscReal *x, const PetscReal *w, const PetscReal *lambda, PetscReal *U, PetscReal *F, PetscReal *gradx, PetscReal *gradtheta)
+{
+  Meanfield     *mf  = (Meanfield *)pot->data;
+  const PetscInt dim = pot->dim;
+  PetscInt       N, start;
+  PetscReal      Upair = 0, Uext = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(MeanfieldGather(pot, n, x, w, lambda, &N, &start));
+  PetscCall(MeanfieldPairSum(pot, PAIR_PRODUCTS, t, N, start, n, &Upair, gradtheta));
+  if (F) {
+    PetscCall(MeanfieldReduce(pot, N, start, n, mf->gall));
+    for (PetscInt e = 0; e < n * dim; e++) F[e] = -mf->share[e];
+  }
+  if (gradx) {
+    PetscCall(MeanfieldReduce(pot, N, start, n, mf->hall));
+    for (PetscInt e = 0; e < n * dim; e++) gradx[e] = -mf->share[e];
+  }
+  if (mf->external) PetscCall(WLMExternalPartProducts(&mf->part, pot->theta, t, n, x, mf->wall + start, 0.0, lambda, U ? &Uext : NULL, F, gradx, gradtheta));
+  if (U) {
+    *U = Upair + Uext;
+    PetscCall(SumOverRanks(pot, U));
+  }
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode WLMPotentialProducts_Meanfield(WLMPotential pot, PetscReal t, PetscInt n, const PetscReal *x, const PetscReal *w, const PetscReal *lambda, PetscReal *gradx, PetscReal *gradtheta)
+{
+  PetscFunctionBeginUser;
+  PetscCall(WLMPotentialForcesProducts_Meanfield(pot, t, n, x, w, lambda, NULL, NULL, gradx, gradtheta));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode WLMPotentialSetFromOptions_Meanfield(WLMPotential pot, PetscOptionItems *PetscOptionsObject)
+{
+  Meanfield *mf = (Meanfield *)pot->data;
+  PetscInt   n  = WLM_MLP_MAX_LAYERS, width[WLM_MLP_MAX_LAYERS];
+  PetscBool  set;
+
+  PetscFunctionBeginUser;
+  PetscOptionsHeadBegin(PetscOptionsObject, "Meanfield potential options");
+  PetscCall(PetscOptionsBool("-wlm_potential_meanfield_external", "Include the external field V", "WLMPotentialMeanfieldSetExternal", mf->external, &mf->external, NULL));
+  PetscCall(WLMExternalPartSetFromOptions(&mf->part, PetscOptionsObject));
+  for (PetscInt l = 0; l < mf->pair_nlayers; l++) width[l] = mf->pair_width[l];
+  PetscCall(PetscOptionsIntArray("-wlm_potential_meanfield_pair_hidden", "Hidden widths of the pair MLP, e.g. 64,64", "WLMPotentialMeanfieldSetPairHidden", width, &n, &set));
+  if (set) PetscCall(WLMPotentialMeanfieldSetPairHidden(pot, n, width));
+  PetscCall(PetscOptionsEnum("-wlm_potential_meanfield_pair_activation", "Activation of the pair MLP", "WLMPotentialMeanfieldSetPairActivation", WLMActivations, (PetscEnum)mf->pair_activation, (PetscEnum *)&mf->pair_activation, NULL));
+  PetscCall(PetscOptionsEnum("-wlm_potential_meanfield_pair_input", "Input of the pair MLP: distance2 (|x_i - x_j|^2) or difference (x_i - x_j, averaged over both signs)", "WLMPotentialMeanfieldSetPairInput", WLMPairInputs, (PetscEnum)mf->pair_input, (PetscEnum *)&mf->pair_input, NULL));
+  PetscCall(PetscOptionsReal("-wlm_potential_meanfield_cutoff", "Cutoff radius of the pair potential in units of x; 0 for none", "WLMPotentialMeanfieldSetCutoff", mf->cutoff, &mf->cutoff, &set));
+  if (set) PetscCall(WLMPotentialMeanfieldSetCutoff(pot, mf->cutoff));
+  PetscOptionsHeadEnd();
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode WLMPotentialSetUp_Meanfield(WLMPotential pot)
+{
+  Meanfield *mf = (Meanfield *)pot->data;
+  PetscInt   nin;
+
+  PetscFunctionBeginUser;
+  PetscCall(WLMExternalPartSetUp(&mf->part, pot->dim, pot->time_input));
+  nin = (mf->pair_input == WLM_PAIR_INPUT_DISTANCE2 ? 1 : pot->dim) + (pot->time_input ? 1 : 0);
+  PetscCall(WLMMLPSetSizes(&mf->pair, nin, mf->pair_nlayers, mf->pair_width, mf->pair_activation));
+  pot->nparam = (mf->external ? mf->part.mlp.nparam : 0) + mf->pair.nparam;
+  if (pot->max_global > 0) PetscCall(MeanfieldReserve(pot, pot->max_global));
+  if (mf->external && pot->max_local > 0) PetscCall(WLMExternalPartReserve(&mf->part, pot->max_local));
+  PetscFunctionReturn(0);
+}
+
+/* V from stream 0 and M from stream 1 of the seed, so V starts as in an external model with the same seed. */
+static PetscErrorCode WLMPotentialInitialize_Meanfield(WLMPotential pot, uint64_t seed)
+{
+  Meanfield *mf = (Meanfield *)pot->data;
+
+  PetscFunctionBeginUser;
+  if (mf->external) PetscCall(WLMMLPInitialize(&mf->part.mlp, pot->theta, seed, 0));
+  PetscCall(WLMMLPInitialize(&mf->pair, pot->theta + (mf->external ? mf->part.mlp.nparam : 0), seed, 1));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode WLMPotentialView_Meanfield(WLMPotential pot, PetscViewer viewer)
+{
+  Meanfield *mf = (Meanfield *)pot->data;
+
+  PetscFunctionBeginUser;
+  if (mf->external) PetscCall(WLMDenseViewWidths(viewer, "external field V", mf->part.nlayers, mf->part.width, mf->part.activation));
+  else PetscCall(PetscViewerASCIIPrintf(viewer, "no external field\n"));
+  PetscCall(WLMDenseViewWidths(viewer, "pair potential W", mf->pair_nlayers, mf->pair_width, mf->pair_activation));
+  if (mf->cutoff > 0) PetscCall(PetscViewerASCIIPrintf(viewer, "pair input %s, cutoff radius %g\n", WLMPairInputs[mf->pair_input], (double)mf->cutoff));
+  else PetscCall(PetscViewerASCIIPrintf(viewer, "pair input %s, no cutoff\n", WLMPairInputs[mf->pair_input]));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode WLMPotentialSave_Meanfield(WLMPotential pot, hid_t group)
+{
+  Meanfield *mf = (Meanfield *)pot->data;
+
+  PetscFunctionBeginUser;
+  PetscCall(WLMH5WriteAttributeInt(group, "external", mf->external));
+  PetscCall(WLMExternalPartSave(&mf->part, group));
+  PetscCall(WLMDenseWriteWidths(group, "pair_hidden", mf->pair_nlayers, mf->pair_width));
+  PetscCall(WLMDenseWriteEnum(group, "pair_activation", WLMActivations, mf->pair_activation));
+  PetscCall(WLMDenseWriteEnum(group, "pair_input", WLMPairInputs, mf->pair_input));
+  PetscCall(WLMH5WriteAttributeReal(group, "cutoff", mf->cutoff));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode WLMPotentialLoad_Meanfield(WLMPotential pot, hid_t group)
+{
+  Meanfield *mf = (Meanfield *)pot->data;
+  PetscInt64 external;
+  PetscInt   value;
+
+  PetscFunctionBeginUser;
+  PetscCall(WLMH5ReadAttributeInt(group, "external", &external));
+  mf->external = external ? PETSC_TRUE : PETSC_FALSE;
+  PetscCall(WLMExternalPartLoad(&mf->part, group));
+  PetscCall(WLMDenseReadWidths(group, "pair_hidden", WLM_MLP_MAX_LAYERS, &mf->pair_nlayers, mf->pair_width));
+  PetscCall(WLMDenseReadEnum(group, "pair_activation", WLMActivations, &value));
+  mf->pair_activation = (WLMActivation)value;
+  PetscCall(WLMDenseReadEnum(group, "pair_input", WLMPairInputs, &value));
+  mf->pair_input = (WLMPairInput)value;
+  PetscCall(WLMH5ReadAttributeReal(group, "cutoff", &mf->cutoff));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode WLMPotentialDestroy_Meanfield(WLMPotential pot)
+{
+  Meanfield *mf = (Meanfield *)pot->data;
+
+  PetscFunctionBeginUser;
+  PetscCall(WLMExternalPartDestroy(&mf->part));
+  PetscCall(WLMMLPFreeWorkspace(&mf->pair));
+  PetscCall(PetscFree4(mf->pi, mf->pj, mf->r, mf->delta));
+  PetscCall(PetscFree7(mf->sigma, mf->sdot, mf->c0, mf->c1, mf->c2, mf->ybar, mf->dybar));
+  PetscCall(PetscFree6(mf->xall, mf->lall, mf->wall, mf->gall, mf->hall, mf->share));
+  PetscCall(PetscFree4(mf->counts, mf->displs, mf->pcounts, mf->pdispls));
+  PetscCall(PetscObjectComposeFunction((PetscObject)pot, "WLMPotentialSetHidden_C", NULL));
+  PetscCall(PetscObjectComposeFunction((PetscObject)pot, "WLMPotentialSetActivation_C", NULL));
+  PetscCall(PetscFree(pot->data));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode WLMPotentialSetHidden_Meanfield(WLMPotential pot, PetscInt n, const PetscInt width[])
+{
+  Meanfield *mf = (Meanfield *)pot->data;
+
+  PetscFunctionBeginUser;
+  PetscCall(WLMDenseCheckWidths("WLMPotentialSetHidden()", n, width));
+  mf->part.nlayers = n;
+  for (PetscInt l = 0; l < n; l++) mf->part.width[l] = width[l];
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode WLMPotentialSetActivation_Meanfield(WLMPotential pot, WLMActivation act)
+{
+  Meanfield *mf = (Meanfield *)pot->data;
+
+  PetscFunctionBeginUser;
+  mf->part.activation = act;
+  PetscFunctionReturn(0);
+}
+
+/* Gives the setters below the type's context, or an error naming the setter when pot is not a meanfield model. */
+static PetscErrorCode MeanfieldGetContext(WLMPotential pot, const char setter[], Meanfield **mf)
+{
+  PetscBool is;
+
+  PetscFunctionBeginUser;
+  PetscValidHeaderSpecific(pot, WLMPOTENTIAL_CLASSID, 1);
+  PetscCall(PetscObjectTypeCompare((PetscObject)pot, WLMPOTENTIALMEANFIELD, &is));
+  PetscCheck(is, PetscObjectComm((PetscObject)pot), PETSC_ERR_ARG_WRONG, "%s() needs a meanfield potential, not %s", setter, ((PetscObject)pot)->type_name ? ((PetscObject)pot)->type_name : "one without a type");
+  PetscCheck(!pot->setupcalled, PetscObjectComm((PetscObject)pot), PETSC_ERR_ARG_WRONGSTATE, "Call %s() before WLMPotentialSetUp()", setter);
+  *mf = (Meanfield *)pot->data;
+  PetscFunctionReturn(0);
+}
+
+/*@
+  WLMPotentialMeanfieldSetExternal - Includes or leaves out the external field V of a meanfield model.
+
+  Logically Collective
+
+  Options Database Key:
+. -wlm_potential_meanfield_external <true> - include V
+
+  Notes:
+  Without V the forces are internal only and sum to zero over the population.
+@*/
+PetscErrorCode WLMPotentialMeanfieldSetExternal(WLMPotential pot, PetscBool flg)
+{
+  Meanfield *mf = NULL;
+
+  PetscFunctionBeginUser;
+  PetscCall(MeanfieldGetContext(pot, "WLMPotentialMeanfieldSetExternal", &mf));
+  mf->external = flg;
+  PetscFunctionReturn(0);
+}
+
+/*@
+  WLMPotentialMeanfieldSetPairHidden - Sets the hidden widths of the pair MLP M.
+
+  Logically Collective
+
+  Options Database Key:
+. -wlm_potential_meanfield_pair_hidden <64,64> - the widths, comma-separated
+@*/
+PetscErrorCode WLMPotentialMeanfieldSetPairHidden(WLMPotential pot, PetscInt n, const PetscInt widths[])
+{
+  Meanfield *mf = NULL;
+
+  PetscFunctionBeginUser;
+  PetscCall(MeanfieldGetContext(pot, "WLMPotentialMeanfieldSetPairHidden", &mf));
+  PetscCall(WLMDenseCheckWidths("pair hidden layers", n, widths));
+  mf->pair_nlayers = n;
+  for (PetscInt l = 0; l < n; l++) mf->pair_width[l] = widths[l];
+  PetscFunctionReturn(0);
+}
+
+/*@
+  WLMPotentialMeanfieldSetPairActivation - Sets the activation of the pair MLP M.
+
+  Logically Collective
+
+  Options Database Key:
+. -wlm_potential_meanfield_pair_activation <silu> - silu, tanh, softplus or gelu
+@*/
+PetscErrorCode WLMPotentialMeanfieldSetPairActivation(WLMPotential pot, WLMActivation act)
+{
+  Meanfield *mf = NULL;
+
+  PetscFunctionBeginUser;
+  PetscCall(MeanfieldGetContext(pot, "WLMPotentialMeanfieldSetPairActivation", &mf));
+  PetscCheck(act >= WLM_ACTIVATION_SILU && act <= WLM_ACTIVATION_GELU, PetscObjectComm((PetscObject)pot), PETSC_ERR_ARG_OUTOFRANGE, "Activation %d is invalid; use silu, tanh, softplus or gelu", (int)act);
+  mf->pair_activation = act;
+  PetscFunctionReturn(0);
+}
+
+/*@
+  WLMPotentialMeanfieldSetPairInput - Chooses the input of the pair MLP M.
+
+  Logically Collective
+
+  Options Database Key:
+. -wlm_potential_meanfield_pair_input <distance2> - distance2: M(|x_i - x_j|^2); difference: (M(x_i - x_j) + M(x_j - x_i)) / 2
+
+  Notes:
+  difference lets W depend on the direction of the separation (anisotropic
+  interactions) at twice the cost per pair.
+@*/
+PetscErrorCode WLMPotentialMeanfieldSetPairInput(WLMPotential pot, WLMPairInput input)
+{
+  Meanfield *mf = NULL;
+
+  PetscFunctionBeginUser;
+  PetscCall(MeanfieldGetContext(pot, "WLMPotentialMeanfieldSetPairInput", &mf));
+  PetscCheck(input == WLM_PAIR_INPUT_DISTANCE2 || input == WLM_PAIR_INPUT_DIFFERENCE, PetscObjectComm((PetscObject)pot), PETSC_ERR_ARG_OUTOFRANGE, "Pair input %d is invalid; use distance2 or difference", (int)input);
+  mf->pair_input = input;
+  PetscFunctionReturn(0);
+}
+
+/*@
+  WLMPotentialMeanfieldSetCutoff - Sets the cutoff radius R of the pair potential.
+
+  Logically Collective
+
+  Input Parameters:
++ pot    - the model
+- cutoff - R in the units of the positions; 0 for no cutoff
+
+  Options Database Key:
+. -wlm_potential_meanfield_cutoff <0> - the radius
+
+  Notes:
+  W is multiplied by (1 - |r|^2/R^2)^3 inside the radius and is zero outside,
+  so forces and the state product are continuous.  Pairs farther apart than
+  R are skipped, but finding them still costs O(N^2) distance tests.
+@*/
+PetscErrorCode WLMPotentialMeanfieldSetCutoff(WLMPotential pot, PetscReal cutoff)
+{
+  Meanfield *mf = NULL;
+
+  PetscFunctionBeginUser;
+  PetscCall(MeanfieldGetContext(pot, "WLMPotentialMeanfieldSetCutoff", &mf));
+  PetscCheck(cutoff >= 0, PetscObjectComm((PetscObject)pot), PETSC_ERR_ARG_OUTOFRANGE, "Cutoff radius %g is invalid; give a positive radius or 0 for none", (double)cutoff);
+  mf->cutoff = cutoff;
+  PetscFunctionReturn(0);
+}
+
+/*MC
+  WLMPOTENTIALMEANFIELD - "meanfield": U = sum_i w_i V(x_i) + 1/2 sum_{i != j} w_i w_j W(x_i - x_j), V and W multilayer perceptrons, W even.
+
+  Options Database Keys:
++ -wlm_potential_meanfield_external <true>         - include V
+. -wlm_potential_hidden <64,64>                    - hidden widths of V
+. -wlm_potential_activation <silu>                 - activation of V
+. -wlm_potential_meanfield_pair_hidden <64,64>     - hidden widths of the pair MLP
+. -wlm_potential_meanfield_pair_activation <silu>  - activation of the pair MLP
+. -wlm_potential_meanfield_pair_input <distance2>  - distance2 or difference
+- -wlm_potential_meanfield_cutoff <0>              - cutoff radius, 0 for none
+
+  Notes:
+  The cost is O(N^2) pair evaluations of the MLP per call.  Parameters: those
+  of V (when included), then those of the pair MLP, initialized like
+  PyTorch's nn.Linear.
+M*/
+PETSC_EXTERN PetscErrorCode WLMPotentialCreate_Meanfield(WLMPotential pot)
+{
+  Meanfield *mf = NULL;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscNew(&mf));
+  mf->external          = PETSC_TRUE;
+  mf->part.nlayers      = 2;
+  mf->part.width[0]     = 64;
+  mf->part.width[1]     = 64;
+  mf->part.activation   = WLM_ACTIVATION_SILU;
+  mf->pair_nlayers      = 2;
+  mf->pair_width[0]     = 64;
+  mf->pair_width[1]     = 64;
+  mf->pair_activation   = WLM_ACTIVATION_SILU;
+  mf->pair_input        = WLM_PAIR_INPUT_DISTANCE2;
+  mf->cutoff            = 0.0;
+  pot->data                = mf;
+  pot->ops->setfromoptions = WLMPotentialSetFromOptions_Meanfield;
+  pot->ops->setup          = WLMPotentialSetUp_Meanfield;
+  pot->ops->initialize     = WLMPotentialInitialize_Meanfield;
+  pot->ops->energy         = WLMPotentialEnergy_Meanfield;
+  pot->ops->forces         = WLMPotentialForces_Meanfield;
+  pot->ops->products       = WLMPotentialProducts_Meanfield;
+  pot->ops->forcesproducts = WLMPotentialForcesProducts_Meanfield;
+  pot->ops->view           = WLMPotentialView_Meanfield;
+  pot->ops->save           = WLMPotentialSave_Meanfield;
+  pot->ops->load           = WLMPotentialLoad_Meanfield;
+  pot->ops->destroy        = WLMPotentialDestroy_Meanfield;
+  PetscCall(PetscObjectComposeFunction((PetscObject)pot, "WLMPotentialSetHidden_C", WLMPotentialSetHidden_Meanfield));
+  PetscCall(PetscObjectComposeFunction((PetscObject)pot, "WLMPotentialSetActivation_C", WLMPotentialSetActivation_Meanfield));
+  PetscFunctionReturn(0);
+}
