@@ -72,7 +72,7 @@ typedef struct {
   PetscMPIInt *pcounts, *pdispls; /* the same in particles */
 } Meanfield;
 
-/* Tile and population buffers: the tile once, the population when N grows. */
+/* Allocates the tile buffers on first use and the population buffers whenever N grows. */
 static PetscErrorCode MeanfieldReserve(WLMPotential pot, PetscInt N)
 {
   Meanfield     *mf  = (Meanfield *)pot->data;
@@ -219,10 +219,10 @@ static PetscInt MeanfieldLoadRows(Meanfield *mf, PetscInt dim, PetscBool time_in
 }
 
 /*
-   Evaluates one tile of np pairs whose indices are in mf->pi, mf->pj:
-   adds sigma W(r) to *U, and for forces sigma grad W to gall (+ for i, -
-   for j); for products also sigma Hess W (Lambda_i - Lambda_j) to hall and
-   the parameter product to gradtheta.
+   Evaluates one tile of np pairs whose indices are in mf->pi, mf->pj and
+   adds sigma W(r) to *U.  For forces it adds g = sigma grad W to gall (+g
+   for i, -g for j).  For products it also adds sigma Hess W (Lambda_i -
+   Lambda_j) to hall in the same way, and the parameter product to gradtheta.
 */
 static PetscErrorCode MeanfieldTile(WLMPotential pot, PairPass pass, PetscReal t, PetscInt np, PetscReal *U, PetscReal *gradtheta)
 {

@@ -1,8 +1,9 @@
 /*
-   attention potential: derivatives against finite differences with and
-   without time input and masses at random sizes, permutation, the effect of
-   masses on the attention, sharded evaluation, save/load, options and bad
-   sizes.
+   attention potential.  Derivatives are checked against finite differences
+   with and without time input, masses and the score cache, at random sizes
+   and over several query tiles.  Further tests: the score cache against
+   recomputation, permutation, the effect of masses on the attention,
+   sharded evaluation, save/load, options and bad sizes.
 */
 #include "wlmtest.h"
 #include "potentialcheck.h"

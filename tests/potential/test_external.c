@@ -1,7 +1,8 @@
 /*
-   external potential: derivatives against finite differences for every
-   activation with and without time input at random sizes, the energy against
-   a direct evaluation of the MLP, permutation, sharded evaluation, save/load,
+   external potential.  Derivatives are checked against finite differences
+   for every activation, with and without time input, at random sizes and
+   over several row chunks.  Further tests: the energy against a direct
+   evaluation of the MLP, permutation, sharded evaluation, save/load,
    options and bad input.
 */
 #include "wlmtest.h"

@@ -1,9 +1,10 @@
 /*
-   meanfield potential: derivatives against finite differences for both pair
-   inputs, with and without cutoff, external field and time input at random
-   sizes; the energy against a direct double sum; translation invariance
-   without the external field; the cutoff; permutation; sharded evaluation
-   (odd and even N); save/load; bad input.
+   meanfield potential.  Derivatives are checked against finite differences
+   for both pair inputs, with and without cutoff, external field and time
+   input, at random sizes and with several pair tiles.  Further tests: the
+   energy against a direct double sum, translation invariance without the
+   external field, the cutoff, permutation, sharded evaluation (odd, even
+   and tiny N), save/load and bad input.
 */
 #include "wlmtest.h"
 #include "potentialcheck.h"
