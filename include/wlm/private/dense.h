@@ -104,11 +104,13 @@ PETSC_EXTERN PetscErrorCode WLMDenseViewWidths(PetscViewer, const char[], PetscI
    Linear layers and LayerNorm on n rows, stacked with n tangent rows when
    tangent is true (rows 0..n-1 primal, n..2n-1 tangent), row-major with the
    layer width as leading dimension.  Reverse passes take the row gradients
-   stacked the same way; their parameter parts accumulate only the tangent of
-   the parameter gradient, scaled by alpha.
+   stacked the same way.  Their parameter parts, scaled by alpha, accumulate
+   the parameter gradient in a pass without tangent rows and only its
+   tangent in a pass with them.
 */
 PETSC_EXTERN PetscErrorCode WLMDenseLinearForward(PetscInt, PetscBool, PetscInt, PetscInt, const PetscReal[], const PetscReal[], const PetscReal[], PetscReal, PetscReal[]);
 PETSC_EXTERN PetscErrorCode WLMDenseLinearReverse(PetscInt, PetscBool, PetscInt, PetscInt, const PetscReal[], const PetscReal[], PetscReal, PetscReal[]);
+PETSC_EXTERN PetscErrorCode WLMDenseLinearParameterGradient(PetscInt, PetscInt, PetscInt, const PetscReal[], const PetscReal[], PetscReal, PetscReal[], PetscReal[]);
 PETSC_EXTERN PetscErrorCode WLMDenseLinearParameterTangent(PetscInt, PetscInt, PetscInt, const PetscReal[], const PetscReal[], PetscReal, PetscReal[], PetscReal[]);
 PETSC_EXTERN PetscErrorCode WLMDenseLayerNormForward(PetscInt, PetscBool, PetscInt, const PetscReal[], const PetscReal[], const PetscReal[], PetscReal[], PetscReal[], PetscReal[]);
 PETSC_EXTERN PetscErrorCode WLMDenseLayerNormReverse(PetscInt, PetscBool, PetscInt, const PetscReal[], const PetscReal[], const PetscReal[], const PetscReal[], PetscReal[], PetscReal, PetscReal[], PetscReal[]);
