@@ -11,7 +11,9 @@
    adjoint of an integrator needs:
 
      grad_X (Lambda . F)      = -H Lambda, H the (symmetric) Hessian of U,
-     grad_theta (Lambda . F)  the parameter product.
+     grad_theta (Lambda . F)  the parameter product,
+
+   and, for fitting U itself to data, the parameter gradient grad_theta U.
 
    The acceleration of particle i is F_i / w_i (mass times acceleration equals
    force), so with uniform masses and U = sum_i w_i psi_i the acceleration is
@@ -21,8 +23,9 @@
    owns.  When the object's communicator has more than one rank, the particles
    are sharded: each rank passes its own block, calls are collective, U is the
    total over all ranks, and F and the state product are returned for the local
-   block.  The parameter product is accumulated into the caller's array as this
-   rank's share; summing the shares over the ranks gives the full product.
+   block.  The parameter product and the parameter gradient are accumulated
+   into the caller's array as this rank's share; summing the shares over the
+   ranks gives the full product or gradient.
 */
 #ifndef WLMPOTENTIAL_H
 #define WLMPOTENTIAL_H
@@ -71,6 +74,7 @@ PETSC_EXTERN PetscErrorCode WLMPotentialComputeEnergy(WLMPotential, PetscReal, P
 PETSC_EXTERN PetscErrorCode WLMPotentialComputeForces(WLMPotential, PetscReal, PetscInt, const PetscReal[], const PetscReal[], PetscReal *, PetscReal[]);
 PETSC_EXTERN PetscErrorCode WLMPotentialComputeProducts(WLMPotential, PetscReal, PetscInt, const PetscReal[], const PetscReal[], const PetscReal[], PetscReal[], PetscReal[]);
 PETSC_EXTERN PetscErrorCode WLMPotentialComputeForcesAndProducts(WLMPotential, PetscReal, PetscInt, const PetscReal[], const PetscReal[], const PetscReal[], PetscReal *, PetscReal[], PetscReal[], PetscReal[]);
+PETSC_EXTERN PetscErrorCode WLMPotentialComputeParameterGradient(WLMPotential, PetscReal, PetscInt, const PetscReal[], const PetscReal[], PetscReal *, PetscReal[]);
 
 /* Smooth activations of the dense layers (GELU in its tanh form). */
 typedef enum {

@@ -30,7 +30,7 @@
    PyTorch's nn.Linear.  PyTorch's nn.MultiheadAttention initializes its
    projections differently, but here they are plain linear layers.
 
-   Forces and products: see attentionpass.c.
+   Forces, products and the parameter gradient: see attentionpass.c.
 */
 #include "attention.h"
 #include <wlm/private/h5util.h>
@@ -166,6 +166,24 @@ static PetscErrorCode WLMPotentialForcesProducts_Attention(WLMPotential pot, Pet
   if (gradx) {
     for (PetscInt e = 0; e < n * pot->dim; e++) gradx[e] = -at->bx[n * pot->dim + e];
   }
+  if (U) {
+    *U = Ulocal;
+    PetscCallMPI(MPI_Comm_size(PetscObjectComm((PetscObject)pot), &size));
+    if (size > 1) PetscCall(MPIU_Allreduce(MPI_IN_PLACE, U, 1, MPIU_REAL, MPIU_SUM, PetscObjectComm((PetscObject)pot)));
+  }
+  PetscFunctionReturn(0);
+}
+
+/* The reverse pass without tangents accumulates grad_theta U in its parameter part. */
+static PetscErrorCode WLMPotentialParameterGradient_Attention(WLMPotential pot, PetscReal t, PetscInt n, const PetscReal *x, const PetscReal *w, PetscReal *U, PetscReal *gradtheta)
+{
+  PetscReal   Ulocal;
+  PetscMPIInt size;
+
+  PetscFunctionBeginUser;
+  PetscCall(AttentionBeginCall(pot, n, w, PETSC_FALSE));
+  PetscCall(AttentionForward(pot, t, x, NULL, &Ulocal));
+  PetscCall(AttentionReverse(pot, t, gradtheta));
   if (U) {
     *U = Ulocal;
     PetscCallMPI(MPI_Comm_size(PetscObjectComm((PetscObject)pot), &size));
@@ -348,23 +366,24 @@ PETSC_EXTERN PetscErrorCode WLMPotentialCreate_Attention(WLMPotential pot)
 
   PetscFunctionBeginUser;
   PetscCall(PetscNew(&at));
-  at->hidden               = 64;
-  at->heads                = 4;
-  at->layers               = 4;
-  at->ffn                  = 512;
-  at->time_width           = 16;
-  at->score_memory         = 256.0;
-  pot->data                = at;
-  pot->ops->setfromoptions = WLMPotentialSetFromOptions_Attention;
-  pot->ops->setup          = WLMPotentialSetUp_Attention;
-  pot->ops->initialize     = WLMPotentialInitialize_Attention;
-  pot->ops->energy         = WLMPotentialEnergy_Attention;
-  pot->ops->forces         = WLMPotentialForces_Attention;
-  pot->ops->products       = WLMPotentialProducts_Attention;
-  pot->ops->forcesproducts = WLMPotentialForcesProducts_Attention;
-  pot->ops->view           = WLMPotentialView_Attention;
-  pot->ops->save           = WLMPotentialSave_Attention;
-  pot->ops->load           = WLMPotentialLoad_Attention;
-  pot->ops->destroy        = WLMPotentialDestroy_Attention;
+  at->hidden                  = 64;
+  at->heads                   = 4;
+  at->layers                  = 4;
+  at->ffn                     = 512;
+  at->time_width              = 16;
+  at->score_memory            = 256.0;
+  pot->data                   = at;
+  pot->ops->setfromoptions    = WLMPotentialSetFromOptions_Attention;
+  pot->ops->setup             = WLMPotentialSetUp_Attention;
+  pot->ops->initialize        = WLMPotentialInitialize_Attention;
+  pot->ops->energy            = WLMPotentialEnergy_Attention;
+  pot->ops->forces            = WLMPotentialForces_Attention;
+  pot->ops->products          = WLMPotentialProducts_Attention;
+  pot->ops->forcesproducts    = WLMPotentialForcesProducts_Attention;
+  pot->ops->parametergradient = WLMPotentialParameterGradient_Attention;
+  pot->ops->view              = WLMPotentialView_Attention;
+  pot->ops->save              = WLMPotentialSave_Attention;
+  pot->ops->load              = WLMPotentialLoad_Attention;
+  pot->ops->destroy           = WLMPotentialDestroy_Attention;
   PetscFunctionReturn(0);
 }

@@ -4,7 +4,8 @@
 
    The forward pass runs on the primal rows, plus tangent rows along Lambda
    for products.  The reverse pass back-propagates the seeds
-   dU/dpsi_i = w_i; with tangent rows on it is the tangent-linear of that
+   dU/dpsi_i = w_i.  Without tangent rows its parameter part is
+   grad_theta U.  With tangent rows on it is the tangent-linear of that
    gradient computation, whose input part is H Lambda and whose parameter
    part, accumulated with factor -1, is grad_theta (Lambda . F).
 */
@@ -220,10 +221,29 @@ static PetscErrorCode BlockForward(WLMPotential pot, PetscInt l)
 }
 
 /*
+   Scale of the parameter part of the reverse pass: +1 for grad_theta U
+   without tangents, -1 with tangents, where the tangent of grad_theta U
+   along Lambda is -grad_theta (Lambda . F).
+*/
+static inline PetscReal ParameterScale(const Attention *at)
+{
+  return at->tangent ? -1.0 : 1.0;
+}
+
+/* Adds the parameter part of the reverse pass of Y = X W + b (rows stacked as in the call) to gW and gb. */
+static PetscErrorCode LinearParameters(const Attention *at, PetscInt nin, PetscInt nout, const PetscReal *X, const PetscReal *Ybar, PetscReal *gW, PetscReal *gb)
+{
+  PetscFunctionBeginUser;
+  if (at->tangent) PetscCall(WLMDenseLinearParameterTangent(at->n, nin, nout, X, Ybar, ParameterScale(at), gW, gb));
+  else PetscCall(WLMDenseLinearParameterGradient(at->n, nin, nout, X, Ybar, ParameterScale(at), gW, gb));
+  PetscFunctionReturn(0);
+}
+
+/*
    Reverse (and reverse-tangent) pass of block l: on entry at->bh holds the
    gradient of U with respect to the block's output, on exit with respect
-   to its input.  dgrad, when not NULL, receives -1 times the tangent of
-   the parameter gradient of the block.
+   to its input.  dgrad, when not NULL, receives the parameter gradient of
+   the block, or with tangents -1 times its tangent.
 */
 static PetscErrorCode BlockReverse(WLMPotential pot, PetscInt l, PetscReal *dgrad)
 {
@@ -234,23 +254,24 @@ static PetscErrorCode BlockReverse(WLMPotential pot, PetscInt l, PetscReal *dgra
   PetscReal                  *g  = dgrad ? dgrad + at->off_blocks + l * bl->size : NULL;
   const PetscInt              D = at->hidden, F = at->ffn, n = at->n;
   const PetscBool             tan = at->tangent;
+  const PetscReal             alpha = ParameterScale(at);
 
   PetscFunctionBeginUser;
   /* feed-forward layer and LayerNorm 2 */
   PetscCall(WLMDenseLinearReverse(n, tan, F, D, at->bh, p + bl->w2, 0.0, at->bf));
-  if (g) PetscCall(WLMDenseLinearParameterTangent(n, F, D, st->f, at->bh, -1.0, g + bl->w2, g + bl->b2));
+  if (g) PetscCall(LinearParameters(at, F, D, st->f, at->bh, g + bl->w2, g + bl->b2));
   PetscCall(WLMDenseActivationReverse(n * F, tan, st->fd1, st->fd2dz, at->bf));
-  if (g) PetscCall(WLMDenseLinearParameterTangent(n, D, F, st->a2, at->bf, -1.0, g + bl->w1, g + bl->b1));
+  if (g) PetscCall(LinearParameters(at, D, F, st->a2, at->bf, g + bl->w1, g + bl->b1));
   PetscCall(WLMDenseLinearReverse(n, tan, D, F, at->bf, p + bl->w1, 0.0, at->bd));
-  PetscCall(WLMDenseLayerNormReverse(n, tan, D, p + bl->g2, st->n2, st->r2, at->bd, at->bh, -1.0, g ? g + bl->g2 : NULL, g ? g + bl->beta2 : NULL));
+  PetscCall(WLMDenseLayerNormReverse(n, tan, D, p + bl->g2, st->n2, st->r2, at->bd, at->bh, alpha, g ? g + bl->g2 : NULL, g ? g + bl->beta2 : NULL));
 
   /* attention and LayerNorm 1 */
   PetscCall(WLMDenseLinearReverse(n, tan, D, D, at->bh, p + bl->wo, 0.0, at->bd));
-  if (g) PetscCall(WLMDenseLinearParameterTangent(n, D, D, st->o, at->bh, -1.0, g + bl->wo, g + bl->bo));
+  if (g) PetscCall(LinearParameters(at, D, D, st->o, at->bh, g + bl->wo, g + bl->bo));
   PetscCall(AttentionHeadsReverse(pot, st, at->bd, at->bq));
-  if (g) PetscCall(WLMDenseLinearParameterTangent(n, D, 3 * D, st->a1, at->bq, -1.0, g + bl->wqkv, g + bl->bqkv));
+  if (g) PetscCall(LinearParameters(at, D, 3 * D, st->a1, at->bq, g + bl->wqkv, g + bl->bqkv));
   PetscCall(WLMDenseLinearReverse(n, tan, D, 3 * D, at->bq, p + bl->wqkv, 0.0, at->bd));
-  PetscCall(WLMDenseLayerNormReverse(n, tan, D, p + bl->g1, st->n1, st->r1, at->bd, at->bh, -1.0, g ? g + bl->g1 : NULL, g ? g + bl->beta1 : NULL));
+  PetscCall(WLMDenseLayerNormReverse(n, tan, D, p + bl->g1, st->n1, st->r1, at->bd, at->bh, alpha, g ? g + bl->g1 : NULL, g ? g + bl->beta1 : NULL));
   PetscFunctionReturn(0);
 }
 
@@ -301,31 +322,37 @@ PetscErrorCode AttentionForward(WLMPotential pot, PetscReal t, const PetscReal x
   PetscFunctionReturn(0);
 }
 
-/* Tangent of the gradients of the time embedding, from the column sums s of the tangent rows of dU/dh0. */
-static void TimeEmbeddingParameterTangent(Attention *at, PetscReal t, const PetscReal *theta, const PetscReal *s, PetscReal *g)
+/*
+   Adds alpha times the gradients of the time embedding, given the column
+   sums s of dU/dh0 over the primal rows (for grad_theta U) or over the
+   tangent rows (for its tangent).  One formula serves both, because e(t)
+   has no tangent and the gradients are linear in s.
+*/
+static void TimeEmbeddingParameters(Attention *at, PetscReal t, const PetscReal *theta, const PetscReal *s, PetscReal alpha, PetscReal *g)
 {
   const PetscInt   D = at->hidden, E = at->time_width;
   const PetscReal *Wt = theta + at->off_time + 2 * E, *u = at->temb + E, *du = at->temb + 2 * E;
   PetscReal       *ga = g + at->off_time, *gc = ga + E, *gWt = gc + E, *gbt = gWt + E * D;
 
-  for (PetscInt k = 0; k < D; k++) gbt[k] -= s[k];
+  for (PetscInt k = 0; k < D; k++) gbt[k] += alpha * s[k];
   for (PetscInt j = 0; j < E; j++) {
     PetscReal ubar = 0;
 
     for (PetscInt k = 0; k < D; k++) {
-      gWt[j * D + k] -= u[j] * s[k];
+      gWt[j * D + k] += alpha * u[j] * s[k];
       ubar += Wt[j * D + k] * s[k];
     }
-    ga[j] -= t * du[j] * ubar;
-    gc[j] -= du[j] * ubar;
+    ga[j] += alpha * t * du[j] * ubar;
+    gc[j] += alpha * du[j] * ubar;
   }
 }
 
 /*
-   Back-propagates the seeds w_i after AttentionForward().  With tangents and
-   dgrad not NULL, dgrad [nparam] is incremented by grad_theta (Lambda . F).
-   On return at->bx contains dU/dx [n][dim] and, with tangents, H Lambda
-   [n][dim] after it.
+   Back-propagates the seeds w_i after AttentionForward().  When dgrad
+   [nparam] is not NULL, it is incremented by this rank's share of
+   grad_theta U in a call without tangents, or of grad_theta (Lambda . F)
+   in a call with tangents.  On return at->bx contains dU/dx [n][dim] and,
+   with tangents, H Lambda [n][dim] after it.
 */
 PetscErrorCode AttentionReverse(WLMPotential pot, PetscReal t, PetscReal dgrad[])
 {
@@ -334,31 +361,37 @@ PetscErrorCode AttentionReverse(WLMPotential pot, PetscReal t, PetscReal dgrad[]
   const PetscReal *theta = pot->theta, *wh = theta + at->off_head;
 
   PetscFunctionBeginUser;
-  if (!at->tangent) dgrad = NULL;
-
-  /* head: dU/dh_i = w_i w_h; its tangent is zero, and d(grad w_h) = sum_i w_i dh_i */
+  /*
+     head: dU/dh_i = w_i w_h, so grad w_h = sum_i w_i h_i and grad b_h = sum_i w_i.
+     The tangent of dU/dh_i is zero, and d(grad w_h) = sum_i w_i dh_i.
+  */
   for (PetscInt i = 0; i < n; i++) {
     for (PetscInt k = 0; k < D; k++) at->bh[i * D + k] = at->seeds[i] * wh[k];
   }
   if (at->tangent) PetscCall(PetscArrayzero(at->bh + n * D, n * D));
-  if (dgrad && n > 0) cblas_dgemv(CblasRowMajor, CblasTrans, n, D, -1.0, at->h + n * D, D, at->seeds, 1, 1.0, dgrad + at->off_head, 1);
-  PetscCall(PetscLogFlops(3.0 * n * D));
+  if (dgrad && n > 0 && at->tangent) cblas_dgemv(CblasRowMajor, CblasTrans, n, D, -1.0, at->h + n * D, D, at->seeds, 1, 1.0, dgrad + at->off_head, 1);
+  if (dgrad && n > 0 && !at->tangent) {
+    cblas_dgemv(CblasRowMajor, CblasTrans, n, D, 1.0, at->h, D, at->seeds, 1, 1.0, dgrad + at->off_head, 1);
+    for (PetscInt i = 0; i < n; i++) dgrad[at->off_head + D] += at->seeds[i];
+  }
+  PetscCall(PetscLogFlops(3.0 * n * D + (dgrad && !at->tangent ? 1.0 * n : 0)));
 
   for (PetscInt l = at->layers - 1; l >= 0; l--) PetscCall(BlockReverse(pot, l, dgrad));
 
   /* input projection and time embedding */
   PetscCall(WLMDenseLinearReverse(n, at->tangent, d, D, at->bh, theta + at->off_in, 0.0, at->bx));
   if (dgrad) {
-    PetscCall(WLMDenseLinearParameterTangent(n, d, D, at->xin, at->bh, -1.0, dgrad + at->off_in, dgrad + at->off_in + d * D));
+    PetscCall(LinearParameters(at, d, D, at->xin, at->bh, dgrad + at->off_in, dgrad + at->off_in + d * D));
     if (pot->time_input) {
-      PetscReal *s = at->temb + 3 * at->time_width + D;
+      const PetscReal *rows = at->tangent ? at->bh + n * D : at->bh;
+      PetscReal       *s    = at->temb + 3 * at->time_width + D;
 
       for (PetscInt k = 0; k < D; k++) s[k] = 0;
       for (PetscInt i = 0; i < n; i++) {
-        for (PetscInt k = 0; k < D; k++) s[k] += at->bh[(n + i) * D + k];
+        for (PetscInt k = 0; k < D; k++) s[k] += rows[i * D + k];
       }
-      TimeEmbeddingParameterTangent(at, t, theta, s, dgrad);
-      PetscCall(PetscLogFlops(1.0 * n * D + 4.0 * at->time_width * D));
+      TimeEmbeddingParameters(at, t, theta, s, ParameterScale(at), dgrad);
+      PetscCall(PetscLogFlops(1.0 * n * D + 5.0 * at->time_width * D));
     }
   }
   PetscFunctionReturn(0);

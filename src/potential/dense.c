@@ -302,6 +302,35 @@ PetscErrorCode WLMDenseLinearReverse(PetscInt n, PetscBool tangent, PetscInt nin
 }
 
 /*@
+  WLMDenseLinearParameterGradient - Accumulates the weight and bias gradients of Y = X W + b on n primal rows.
+
+  Input Parameters:
++ n     - rows
+. nin   - input width
+. nout  - output width
+. X     - inputs [n][nin]
+. Ybar  - output gradients [n][nout]
+- alpha - scale
+
+  Output Parameters:
++ gW - incremented by alpha X^T Ybar [nin][nout]
+- gb - incremented by alpha colsum(Ybar) [nout], or NULL
+@*/
+PetscErrorCode WLMDenseLinearParameterGradient(PetscInt n, PetscInt nin, PetscInt nout, const PetscReal X[], const PetscReal Ybar[], PetscReal alpha, PetscReal gW[], PetscReal gb[])
+{
+  PetscFunctionBeginUser;
+  if (n == 0) PetscFunctionReturn(0);
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, nin, nout, n, alpha, X, nin, Ybar, nout, 1.0, gW, nout);
+  if (gb) {
+    for (PetscInt i = 0; i < n; i++) {
+      for (PetscInt k = 0; k < nout; k++) gb[k] += alpha * Ybar[i * nout + k];
+    }
+  }
+  PetscCall(PetscLogFlops(2.0 * n * nin * nout + (gb ? 2.0 * n * nout : 0)));
+  PetscFunctionReturn(0);
+}
+
+/*@
   WLMDenseLinearParameterTangent - Accumulates the tangent of the weight and bias gradients of Y = X W + b.
 
   Input Parameters:
@@ -395,12 +424,12 @@ PetscErrorCode WLMDenseLayerNormForward(PetscInt n, PetscBool tangent, PetscInt 
 . nrm   - normalized rows from the forward pass [rows][D]
 . rstd  - r (and dr) from the forward pass
 . ybar  - output gradients and their tangents [rows][D]
-- alpha - scale of the parameter tangents
+- alpha - scale of the parameter parts
 
   Output Parameters:
 + xbar - incremented by the input gradients (and their tangents) [rows][D]
-. gg   - when tangent is true and gg is not NULL, incremented by alpha colsum(dybar n + ybar dn) [D]
-- gb   - when gg is incremented, incremented by alpha colsum(dybar) [D]
+. gg   - gain gradient, or NULL: without tangent incremented by alpha colsum(ybar n), with tangent by its tangent alpha colsum(dybar n + ybar dn) [D]
+- gb   - shift gradient, used when gg is not NULL: incremented by alpha colsum(ybar), or with tangent by alpha colsum(dybar) [D]
 @*/
 PetscErrorCode WLMDenseLayerNormReverse(PetscInt n, PetscBool tangent, PetscInt D, const PetscReal g[], const PetscReal nrm[], const PetscReal rstd[], const PetscReal ybar[], PetscReal xbar[], PetscReal alpha, PetscReal gg[], PetscReal gb[])
 {
@@ -419,6 +448,12 @@ PetscErrorCode WLMDenseLayerNormReverse(PetscInt n, PetscBool tangent, PetscInt 
     }
     mnb *= invD;
     A *= invD;
+    if (gg && !tangent) {
+      for (PetscInt k = 0; k < D; k++) {
+        gg[k] += alpha * yb[k] * ni[k];
+        gb[k] += alpha * yb[k];
+      }
+    }
     if (tangent) {
       const PetscReal *dni = nrm + (n + i) * D, *dyb = ybar + (n + i) * D, dr = rstd[n + i];
       PetscReal       *dxb = xbar + (n + i) * D, mdnb = 0, dA = 0;
@@ -445,7 +480,7 @@ PetscErrorCode WLMDenseLayerNormReverse(PetscInt n, PetscBool tangent, PetscInt 
     }
     for (PetscInt k = 0; k < D; k++) xb[k] += r * (yb[k] * g[k] - mnb - ni[k] * A);
   }
-  PetscCall(PetscLogFlops((tangent ? 30.0 : 8.0) * n * D));
+  PetscCall(PetscLogFlops((tangent ? 30.0 : 8.0) * n * D + (gg && !tangent ? 4.0 * n * D : 0)));
   PetscFunctionReturn(0);
 }
 

@@ -11,8 +11,12 @@
      grad_theta (Lambda . F)  = -sum_i w_i grad_theta (grad V(x_i) . Lambda_i),
 
    both from one tangent pass of the MLP along (Lambda_i, 0) and one
-   reverse-tangent pass.  Particles on different ranks never interact, so a
-   sharded evaluation only sums U over the ranks.
+   reverse-tangent pass.  The parameter gradient
+
+     grad_theta U = sum_i w_i grad_theta V(x_i)
+
+   comes from one reverse pass with seeds w_i.  Particles on different ranks
+   never interact, so a sharded evaluation only sums U over the ranks.
 */
 #include <wlm/private/dense.h>
 
@@ -78,7 +82,9 @@ static PetscErrorCode ExternalPartLoadRows(WLMExternalPart *part, PetscReal t, P
 /*
    Runs V on m particles and accumulates w_i V(x_i) into *U and -w_i grad V
    into F.  With lambda it also accumulates -w_i Hess V lambda_i into gradx
-   and the parameter product into gradtheta.  Any output may be NULL.
+   and the parameter product into gradtheta.  Without lambda, gradtheta
+   receives the parameter gradient sum_i w_i grad_theta V(x_i).  Any output
+   may be NULL.
 */
 static PetscErrorCode ExternalPartChunk(WLMExternalPart *part, const PetscReal *theta, PetscReal t, PetscInt m, const PetscReal *x, const PetscReal *w, PetscReal mass, const PetscReal *lambda, PetscReal *U, PetscReal *F, PetscReal *gradx, PetscReal *gradtheta)
 {
@@ -91,7 +97,7 @@ static PetscErrorCode ExternalPartChunk(WLMExternalPart *part, const PetscReal *
   if (U) {
     for (PetscInt i = 0; i < m; i++) *U += part->seeds[i] * part->mlp.output[i];
   }
-  if (F || tangent) PetscCall(WLMMLPReverse(&part->mlp, theta, m, part->seeds, NULL, tangent, -1.0, gradtheta));
+  if (F || tangent || gradtheta) PetscCall(WLMMLPReverse(&part->mlp, theta, m, part->seeds, NULL, tangent, tangent ? -1.0 : 1.0, gradtheta));
   if (F) {
     for (PetscInt i = 0; i < m; i++) {
       for (PetscInt k = 0; k < dim; k++) F[i * dim + k] -= part->mlp.barin[i * nin + k];
@@ -171,6 +177,30 @@ PetscErrorCode WLMExternalPartProducts(WLMExternalPart *part, const PetscReal th
     const PetscInt m = PetscMin(EXTERNAL_CHUNK, n - i0);
 
     PetscCall(ExternalPartChunk(part, theta, t, m, x + i0 * dim, w ? w + i0 : NULL, mass, lambda + i0 * dim, U, F ? F + i0 * dim : NULL, gradx ? gradx + i0 * dim : NULL, gradtheta));
+  }
+  PetscFunctionReturn(0);
+}
+
+/*@
+  WLMExternalPartParameterGradient - Adds the external part of the parameter gradient of U, and computes U on the way.
+
+  Input Parameters:
++ part, theta, t, n, x, w, mass - as for WLMExternalPartEvaluate()
+
+  Output Parameters:
++ U         - sum over this rank's particles of w_i V(x_i), or NULL
+- gradtheta - incremented by sum_i w_i grad_theta V(x_i) over this rank's particles [nparam of V]
+@*/
+PetscErrorCode WLMExternalPartParameterGradient(WLMExternalPart *part, const PetscReal theta[], PetscReal t, PetscInt n, const PetscReal x[], const PetscReal w[], PetscReal mass, PetscReal *U, PetscReal gradtheta[])
+{
+  const PetscInt dim = part->dim;
+
+  PetscFunctionBeginUser;
+  if (U) *U = 0;
+  for (PetscInt i0 = 0; i0 < n; i0 += EXTERNAL_CHUNK) {
+    const PetscInt m = PetscMin(EXTERNAL_CHUNK, n - i0);
+
+    PetscCall(ExternalPartChunk(part, theta, t, m, x + i0 * dim, w ? w + i0 : NULL, mass, NULL, U, NULL, NULL, gradtheta));
   }
   PetscFunctionReturn(0);
 }
@@ -276,6 +306,18 @@ static PetscErrorCode WLMPotentialForcesProducts_External(WLMPotential pot, Pets
   if (F) PetscCall(PetscArrayzero(F, n * pot->dim));
   if (gradx) PetscCall(PetscArrayzero(gradx, n * pot->dim));
   PetscCall(WLMExternalPartProducts(&ext->part, pot->theta, t, n, x, w, mass, lambda, U, F, gradx, gradtheta));
+  if (U) PetscCall(SumOverRanks(pot, U));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode WLMPotentialParameterGradient_External(WLMPotential pot, PetscReal t, PetscInt n, const PetscReal *x, const PetscReal *w, PetscReal *U, PetscReal *gradtheta)
+{
+  External *ext = (External *)pot->data;
+  PetscReal mass;
+
+  PetscFunctionBeginUser;
+  PetscCall(ExternalMass(pot, n, w, &mass));
+  PetscCall(WLMExternalPartParameterGradient(&ext->part, pot->theta, t, n, x, w, mass, U, gradtheta));
   if (U) PetscCall(SumOverRanks(pot, U));
   PetscFunctionReturn(0);
 }
@@ -395,18 +437,19 @@ PETSC_EXTERN PetscErrorCode WLMPotentialCreate_External(WLMPotential pot)
   PetscFunctionBeginUser;
   PetscCall(PetscNew(&ext));
   ExternalPartDefaults(&ext->part);
-  pot->data                = ext;
-  pot->ops->setfromoptions = WLMPotentialSetFromOptions_External;
-  pot->ops->setup          = WLMPotentialSetUp_External;
-  pot->ops->initialize     = WLMPotentialInitialize_External;
-  pot->ops->energy         = WLMPotentialEnergy_External;
-  pot->ops->forces         = WLMPotentialForces_External;
-  pot->ops->products       = WLMPotentialProducts_External;
-  pot->ops->forcesproducts = WLMPotentialForcesProducts_External;
-  pot->ops->view           = WLMPotentialView_External;
-  pot->ops->save           = WLMPotentialSave_External;
-  pot->ops->load           = WLMPotentialLoad_External;
-  pot->ops->destroy        = WLMPotentialDestroy_External;
+  pot->data                   = ext;
+  pot->ops->setfromoptions    = WLMPotentialSetFromOptions_External;
+  pot->ops->setup             = WLMPotentialSetUp_External;
+  pot->ops->initialize        = WLMPotentialInitialize_External;
+  pot->ops->energy            = WLMPotentialEnergy_External;
+  pot->ops->forces            = WLMPotentialForces_External;
+  pot->ops->products          = WLMPotentialProducts_External;
+  pot->ops->forcesproducts    = WLMPotentialForcesProducts_External;
+  pot->ops->parametergradient = WLMPotentialParameterGradient_External;
+  pot->ops->view              = WLMPotentialView_External;
+  pot->ops->save              = WLMPotentialSave_External;
+  pot->ops->load              = WLMPotentialLoad_External;
+  pot->ops->destroy           = WLMPotentialDestroy_External;
   PetscCall(PetscObjectComposeFunction((PetscObject)pot, "WLMPotentialSetHidden_C", WLMPotentialSetHidden_External));
   PetscCall(PetscObjectComposeFunction((PetscObject)pot, "WLMPotentialSetActivation_C", WLMPotentialSetActivation_External));
   PetscFunctionReturn(0);

@@ -16,6 +16,11 @@
      grad_{x_m} (Lambda . F) = -w_m (k Lambda_m + c (W Lambda_m - L))
      d(Lambda . F)/dk        = -sum_m w_m Lambda_m . x_m
      d(Lambda . F)/dc        = -sum_m w_m Lambda_m . (W x_m - S)
+
+   The parameter gradient, written as sums over particles so that each rank
+   adds the terms of its own particles:
+
+     dU/dk = 1/2 sum_m w_m |x_m|^2,   dU/dc = 1/2 sum_m w_m (W |x_m|^2 - x_m . S)
 */
 #include <wlm/private/potentialimpl.h>
 
@@ -118,6 +123,30 @@ static PetscErrorCode WLMPotentialProducts_Harmonic(WLMPotential pot, PetscReal 
   PetscFunctionReturn(0);
 }
 
+static PetscErrorCode WLMPotentialParameterGradient_Harmonic(WLMPotential pot, PetscReal t, PetscInt n, const PetscReal *x, const PetscReal *w, PetscReal *U, PetscReal *gradtheta)
+{
+  const PetscInt dim = pot->dim;
+  PetscReal      W, S[HARMONIC_MAX_DIM], mass = 0;
+
+  PetscFunctionBeginUser;
+  if (U) PetscCall(WLMPotentialEnergy_Harmonic(pot, t, n, x, w, U));
+  PetscCall(HarmonicMoments(pot, n, x, w, x, &W, S));
+  if (!w) PetscCall(WLMPotentialGetUniformMass(pot, n, &mass));
+  for (PetscInt i = 0; i < n; i++) {
+    const PetscReal wi = w ? w[i] : mass;
+    PetscReal       r2 = 0, xs = 0;
+
+    for (PetscInt d = 0; d < dim; d++) {
+      r2 += x[i * dim + d] * x[i * dim + d];
+      xs += x[i * dim + d] * S[d];
+    }
+    gradtheta[0] += 0.5 * wi * r2;
+    gradtheta[1] += 0.5 * wi * (W * r2 - xs);
+  }
+  PetscCall(PetscLogFlops(4.0 * n * dim + 7.0 * n));
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode WLMPotentialSetFromOptions_Harmonic(WLMPotential pot, PetscOptionItems *PetscOptionsObject)
 {
   Harmonic *h = (Harmonic *)pot->data;
@@ -177,16 +206,17 @@ PETSC_EXTERN PetscErrorCode WLMPotentialCreate_Harmonic(WLMPotential pot)
 
   PetscFunctionBeginUser;
   PetscCall(PetscNew(&h));
-  h->k0                     = 1.0;
-  h->c0                     = 0.0;
-  pot->data                 = h;
-  pot->ops->setfromoptions  = WLMPotentialSetFromOptions_Harmonic;
-  pot->ops->setup           = WLMPotentialSetUp_Harmonic;
-  pot->ops->initialize      = WLMPotentialInitialize_Harmonic;
-  pot->ops->energy          = WLMPotentialEnergy_Harmonic;
-  pot->ops->forces          = WLMPotentialForces_Harmonic;
-  pot->ops->products        = WLMPotentialProducts_Harmonic;
-  pot->ops->view            = WLMPotentialView_Harmonic;
-  pot->ops->destroy         = WLMPotentialDestroy_Harmonic;
+  h->k0                       = 1.0;
+  h->c0                       = 0.0;
+  pot->data                   = h;
+  pot->ops->setfromoptions    = WLMPotentialSetFromOptions_Harmonic;
+  pot->ops->setup             = WLMPotentialSetUp_Harmonic;
+  pot->ops->initialize        = WLMPotentialInitialize_Harmonic;
+  pot->ops->energy            = WLMPotentialEnergy_Harmonic;
+  pot->ops->forces            = WLMPotentialForces_Harmonic;
+  pot->ops->products          = WLMPotentialProducts_Harmonic;
+  pot->ops->parametergradient = WLMPotentialParameterGradient_Harmonic;
+  pot->ops->view              = WLMPotentialView_Harmonic;
+  pot->ops->destroy           = WLMPotentialDestroy_Harmonic;
   PetscFunctionReturn(0);
 }

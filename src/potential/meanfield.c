@@ -24,8 +24,10 @@
 
    where dg is the tangent of g along Lambda, and the parameter product gets
    -grad_theta (sigma grad W(r) . (Lambda_i - Lambda_j)) from the
-   reverse-tangent pass of M.  Pairs go through M in tiles of a fixed number
-   of rows, so the workspace does not grow with N^2.
+   reverse-tangent pass of M.  The parameter gradient gets
+   sigma c(|r|^2) grad_theta m(r) from a reverse pass of M alone, without the
+   pair forces and their reduction.  Pairs go through M in tiles of a fixed
+   number of rows, so the workspace does not grow with N^2.
 
    Sharding: the particle with global index I owns the pairs {I, (I + k) mod N}
    for k = 1..(N-1)/2, and k = N/2 as well when N is even and I < N/2; every
@@ -43,7 +45,8 @@
 typedef enum {
   PAIR_ENERGY,
   PAIR_FORCES,
-  PAIR_PRODUCTS
+  PAIR_PRODUCTS,
+  PAIR_PARAMETERS /* energy and parameter gradient */
 } PairPass;
 
 typedef struct {
@@ -223,6 +226,8 @@ static PetscInt MeanfieldLoadRows(Meanfield *mf, PetscInt dim, PetscBool time_in
    adds sigma W(r) to *U.  For forces it adds g = sigma grad W to gall (+g
    for i, -g for j).  For products it also adds sigma Hess W (Lambda_i -
    Lambda_j) to hall in the same way, and the parameter product to gradtheta.
+   For parameters it adds sigma grad_theta W(r) to gradtheta and nothing to
+   gall.
 */
 static PetscErrorCode MeanfieldTile(WLMPotential pot, PairPass pass, PetscReal t, PetscInt np, PetscReal *U, PetscReal *gradtheta)
 {
@@ -281,7 +286,8 @@ static PetscErrorCode MeanfieldTile(WLMPotential pot, PairPass pass, PetscReal t
       mf->dybar[p * rows_per_pair + q] = mf->sigma[p] * mf->c1[p] * mf->sdot[p] / rows_per_pair;
     }
   }
-  PetscCall(WLMMLPReverse(&mf->pair, theta, m, mf->ybar, tangent ? mf->dybar : NULL, tangent, -1.0, pair_gradtheta));
+  PetscCall(WLMMLPReverse(&mf->pair, theta, m, mf->ybar, tangent ? mf->dybar : NULL, tangent, tangent ? -1.0 : 1.0, pair_gradtheta));
+  if (pass == PAIR_PARAMETERS) PetscFunctionReturn(0);
   bar  = mf->pair.barin;
   dbar = mf->pair.barin + m * nin;
 
@@ -334,7 +340,7 @@ static PetscErrorCode MeanfieldPairSum(WLMPotential pot, PairPass pass, PetscRea
   PetscInt         np  = 0;
 
   PetscFunctionBeginUser;
-  if (pass != PAIR_ENERGY) PetscCall(PetscArrayzero(mf->gall, N * dim));
+  if (pass == PAIR_FORCES || pass == PAIR_PRODUCTS) PetscCall(PetscArrayzero(mf->gall, N * dim));
   if (pass == PAIR_PRODUCTS) PetscCall(PetscArrayzero(mf->hall, N * dim));
   for (PetscInt gi = start; gi < start + n; gi++) {
     const PetscInt kmax = (N % 2 == 0 && gi < N / 2) ? N / 2 : half;
@@ -425,6 +431,23 @@ static PetscErrorCode WLMPotentialForcesProducts_Meanfield(WLMPotential pot, Pet
     for (PetscInt e = 0; e < n * dim; e++) gradx[e] = -mf->share[e];
   }
   if (mf->external) PetscCall(WLMExternalPartProducts(&mf->part, pot->theta, t, n, x, mf->wall + start, 0.0, lambda, U ? &Uext : NULL, F, gradx, gradtheta));
+  if (U) {
+    *U = Upair + Uext;
+    PetscCall(SumOverRanks(pot, U));
+  }
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode WLMPotentialParameterGradient_Meanfield(WLMPotential pot, PetscReal t, PetscInt n, const PetscReal *x, const PetscReal *w, PetscReal *U, PetscReal *gradtheta)
+{
+  Meanfield *mf = (Meanfield *)pot->data;
+  PetscInt   N, start;
+  PetscReal  Upair = 0, Uext = 0;
+
+  PetscFunctionBeginUser;
+  PetscCall(MeanfieldGather(pot, n, x, w, NULL, &N, &start));
+  PetscCall(MeanfieldPairSum(pot, PAIR_PARAMETERS, t, N, start, n, &Upair, gradtheta));
+  if (mf->external) PetscCall(WLMExternalPartParameterGradient(&mf->part, pot->theta, t, n, x, mf->wall + start, 0.0, U ? &Uext : NULL, gradtheta));
   if (U) {
     *U = Upair + Uext;
     PetscCall(SumOverRanks(pot, U));
@@ -728,18 +751,19 @@ PETSC_EXTERN PetscErrorCode WLMPotentialCreate_Meanfield(WLMPotential pot)
   mf->pair_activation   = WLM_ACTIVATION_SILU;
   mf->pair_input        = WLM_PAIR_INPUT_DISTANCE2;
   mf->cutoff            = 0.0;
-  pot->data                = mf;
-  pot->ops->setfromoptions = WLMPotentialSetFromOptions_Meanfield;
-  pot->ops->setup          = WLMPotentialSetUp_Meanfield;
-  pot->ops->initialize     = WLMPotentialInitialize_Meanfield;
-  pot->ops->energy         = WLMPotentialEnergy_Meanfield;
-  pot->ops->forces         = WLMPotentialForces_Meanfield;
-  pot->ops->products       = WLMPotentialProducts_Meanfield;
-  pot->ops->forcesproducts = WLMPotentialForcesProducts_Meanfield;
-  pot->ops->view           = WLMPotentialView_Meanfield;
-  pot->ops->save           = WLMPotentialSave_Meanfield;
-  pot->ops->load           = WLMPotentialLoad_Meanfield;
-  pot->ops->destroy        = WLMPotentialDestroy_Meanfield;
+  pot->data                   = mf;
+  pot->ops->setfromoptions    = WLMPotentialSetFromOptions_Meanfield;
+  pot->ops->setup             = WLMPotentialSetUp_Meanfield;
+  pot->ops->initialize        = WLMPotentialInitialize_Meanfield;
+  pot->ops->energy            = WLMPotentialEnergy_Meanfield;
+  pot->ops->forces            = WLMPotentialForces_Meanfield;
+  pot->ops->products          = WLMPotentialProducts_Meanfield;
+  pot->ops->forcesproducts    = WLMPotentialForcesProducts_Meanfield;
+  pot->ops->parametergradient = WLMPotentialParameterGradient_Meanfield;
+  pot->ops->view              = WLMPotentialView_Meanfield;
+  pot->ops->save              = WLMPotentialSave_Meanfield;
+  pot->ops->load              = WLMPotentialLoad_Meanfield;
+  pot->ops->destroy           = WLMPotentialDestroy_Meanfield;
   PetscCall(PetscObjectComposeFunction((PetscObject)pot, "WLMPotentialSetHidden_C", WLMPotentialSetHidden_Meanfield));
   PetscCall(PetscObjectComposeFunction((PetscObject)pot, "WLMPotentialSetActivation_C", WLMPotentialSetActivation_Meanfield));
   PetscFunctionReturn(0);

@@ -163,8 +163,8 @@ PetscErrorCode WLMMLPForward(WLMMLP *mlp, const PetscReal theta[], PetscInt m, P
 . ybar    - seeds dE/dy [m]
 . dybar   - tangents of the seeds [m], or NULL for constant seeds
 . tangent - also run the reverse-tangent pass
-. alpha   - scale of the parameter-gradient tangent
-- dgrad   - when tangent is true and dgrad is not NULL, incremented by alpha times the tangent of dE/dtheta [nparam]
+. alpha   - scale of the parameter part
+- dgrad   - incremented by alpha times dE/dtheta without tangent, or by alpha times its tangent with tangent [nparam]; or NULL
 
   Notes:
   Results go to mlp->barin: dE/da_0 [m][nin], then its tangent [m][nin].
@@ -179,7 +179,6 @@ PetscErrorCode WLMMLPReverse(WLMMLP *mlp, const PetscReal theta[], PetscInt m, c
 
   PetscFunctionBeginUser;
   if (m == 0) PetscFunctionReturn(0);
-  if (!tangent) dgrad = NULL;
   for (PetscInt l = 0, off = 0; l < L; l++) {
     Wl[l] = theta + off;
     gl[l] = dgrad ? dgrad + off : NULL;
@@ -191,7 +190,7 @@ PetscErrorCode WLMMLPReverse(WLMMLP *mlp, const PetscReal theta[], PetscInt m, c
     }
   }
 
-  /* output layer: abar_L = ybar w_o^T (and dybar w_o^T), d(grad w_o) = da_L^T ybar + a_L^T dybar */
+  /* output layer: abar_L = ybar w_o^T (and dybar w_o^T); grad w_o = a_L^T ybar, d(grad w_o) = da_L^T ybar + a_L^T dybar */
   w = mlp->width[L - 1];
   for (PetscInt i = 0; i < m; i++) {
     for (PetscInt k = 0; k < w; k++) abar[i * w + k] = ybar[i] * wo[k];
@@ -201,7 +200,15 @@ PetscErrorCode WLMMLPReverse(WLMMLP *mlp, const PetscReal theta[], PetscInt m, c
       for (PetscInt k = 0; k < w; k++) abar[(m + i) * w + k] = dybar ? dybar[i] * wo[k] : 0.0;
     }
   }
-  if (go) {
+  if (go && !tangent) {
+    PetscReal s = 0;
+
+    cblas_dgemv(CblasRowMajor, CblasTrans, m, w, alpha, mlp->act[L - 1], w, ybar, 1, 1.0, go, 1);
+    for (PetscInt i = 0; i < m; i++) s += ybar[i];
+    go[w] += alpha * s;
+    flops += 2.0 * m * w + m;
+  }
+  if (go && tangent) {
     cblas_dgemv(CblasRowMajor, CblasTrans, m, w, alpha, mlp->act[L - 1] + m * w, w, ybar, 1, 1.0, go, 1);
     flops += 2.0 * m * w;
     if (dybar) {
@@ -225,7 +232,17 @@ PetscErrorCode WLMMLPReverse(WLMMLP *mlp, const PetscReal theta[], PetscInt m, c
     /* zbar = s'(z) abar; dzbar = s'(z) dabar + s''(z) dz abar */
     PetscCall(WLMDenseActivationReverse(m * w, tangent, d1, d2dz, abar));
 
-    if (gl[l]) {
+    if (gl[l] && !tangent) {
+      PetscReal *gb = gl[l] + win * w;
+
+      /* grad W_l = a_{l-1}^T zbar_l, grad b_l = colsum(zbar_l) */
+      cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, win, w, m, alpha, ain, win, abar, w, 1.0, gl[l], w);
+      for (PetscInt i = 0; i < m; i++) {
+        for (PetscInt k = 0; k < w; k++) gb[k] += alpha * abar[i * w + k];
+      }
+      flops += 2.0 * m * w * win + 2.0 * m * w;
+    }
+    if (gl[l] && tangent) {
       PetscReal *gb = gl[l] + win * w;
 
       cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, win, w, m, alpha, ain + m * win, win, abar, w, 1.0, gl[l], w);

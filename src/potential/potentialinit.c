@@ -3,7 +3,7 @@
 
 PetscClassId      WLMPOTENTIAL_CLASSID;
 PetscFunctionList WLMPotentialList = NULL;
-PetscLogEvent     WLMPOTENTIAL_Energy, WLMPOTENTIAL_Forces, WLMPOTENTIAL_Products, WLMPOTENTIAL_ForcesProducts;
+PetscLogEvent     WLMPOTENTIAL_Energy, WLMPOTENTIAL_Forces, WLMPOTENTIAL_Products, WLMPOTENTIAL_ForcesProducts, WLMPOTENTIAL_ParameterGradient;
 PetscLogEvent     WLMPOTENTIAL_Attention, WLMPOTENTIAL_Communication;
 
 PETSC_EXTERN PetscErrorCode WLMPotentialCreate_Harmonic(WLMPotential);
@@ -58,6 +58,7 @@ PetscErrorCode WLMPotentialInitializePackage(void)
   PetscCall(PetscLogEventRegister("WLMPotForces", WLMPOTENTIAL_CLASSID, &WLMPOTENTIAL_Forces));
   PetscCall(PetscLogEventRegister("WLMPotProducts", WLMPOTENTIAL_CLASSID, &WLMPOTENTIAL_Products));
   PetscCall(PetscLogEventRegister("WLMPotForcesProd", WLMPOTENTIAL_CLASSID, &WLMPOTENTIAL_ForcesProducts));
+  PetscCall(PetscLogEventRegister("WLMPotParamGrad", WLMPOTENTIAL_CLASSID, &WLMPOTENTIAL_ParameterGradient));
   PetscCall(PetscLogEventRegister("WLMPotAttention", WLMPOTENTIAL_CLASSID, &WLMPOTENTIAL_Attention));
   PetscCall(PetscLogEventRegister("WLMPotExchange", WLMPOTENTIAL_CLASSID, &WLMPOTENTIAL_Communication));
   PetscCall(PetscRegisterFinalize(WLMPotentialFinalizePackage));

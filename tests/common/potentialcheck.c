@@ -7,6 +7,7 @@
 */
 #include "potentialcheck.h"
 #include <wlm/wlmsys.h>
+#include <wlm/private/potentialimpl.h>
 #include <stdio.h>
 #include <string.h>
 #include <math.h>
@@ -83,7 +84,35 @@ static PetscReal RelErr(PetscReal a, PetscReal b, PetscReal scale)
 }
 
 /*
-   Checks the three derivatives of pot at (t, x, w) on one rank; n particles.
+   Relative error of grad_theta U . eta against central differences of U
+   along eta at theta.  Uses thetas and gradtheta [nparam] as workspace and
+   restores the parameters to theta.
+*/
+static PetscErrorCode GradientError(WLMPotential pot, PetscReal t, PetscInt n, const PetscReal x[], const PetscReal w[], const PetscReal theta[], const PetscReal eta[], PetscReal thetas[], PetscReal gradtheta[], PetscReal *err)
+{
+  PetscInt  np;
+  PetscReal Up, Um, fd, an, scale;
+
+  PetscFunctionBeginUser;
+  PetscCall(WLMPotentialGetNumParameters(pot, &np));
+  PetscCall(PetscArrayzero(gradtheta, np));
+  PetscCall(WLMPotentialComputeParameterGradient(pot, t, n, x, w, NULL, gradtheta));
+  for (PetscInt k = 0; k < np; k++) thetas[k] = theta[k] + fd_step * eta[k];
+  PetscCall(WLMPotentialSetParameters(pot, thetas));
+  PetscCall(WLMPotentialComputeEnergy(pot, t, n, x, w, &Up));
+  for (PetscInt k = 0; k < np; k++) thetas[k] = theta[k] - fd_step * eta[k];
+  PetscCall(WLMPotentialSetParameters(pot, thetas));
+  PetscCall(WLMPotentialComputeEnergy(pot, t, n, x, w, &Um));
+  PetscCall(WLMPotentialSetParameters(pot, theta));
+  fd    = (Up - Um) / (2 * fd_step);
+  an    = Dot(np, gradtheta, eta);
+  scale = PetscSqrtReal(Dot(np, gradtheta, gradtheta) * Dot(np, eta, eta));
+  *err  = RelErr(an, fd, scale);
+  PetscFunctionReturn(0);
+}
+
+/*
+   Checks the four derivatives of pot at (t, x, w) on one rank; n particles.
    The checks along random directions catch errors in any coordinate or
    parameter with probability one.
 */
@@ -147,6 +176,10 @@ PetscErrorCode WLMTestPotentialDerivatives(WLMPotential pot, PetscReal t, PetscI
   scale           = PetscSqrtReal(Dot(np, gradtheta, gradtheta) * Dot(np, eta, eta));
   err->parameters = RelErr(an, fd, scale);
 
+  /* parameter gradient against differences of U along eta; test-only types such as the dynamics tests' wellpair may lack it */
+  err->gradient = 0;
+  if (pot->ops->parametergradient) PetscCall(GradientError(pot, t, n, x, w, theta, eta, thetas, gradtheta, &err->gradient));
+
   PetscCall(PetscFree6(delta, lambda, F, Fp, Fm, xs));
   PetscCall(PetscFree5(gradx, gradtheta, theta, eta, thetas));
   PetscFunctionReturn(0);
@@ -165,16 +198,18 @@ static PetscReal MaxScaledDifference(PetscInt n, const PetscReal *a, const Petsc
 /*
    Largest relative difference between a sharded model (on a communicator of
    several ranks) and a single-rank model with the same parameters, over U,
-   F, the state product and the summed parameter product.  x and w hold the
-   whole population on every rank; each rank passes its contiguous block to
-   the sharded model.
+   F, the state product and the summed parameter product.  For types that
+   have it, the comparison also covers U and the summed parameter gradient
+   from WLMPotentialComputeParameterGradient().  x and w
+   hold the whole population on every rank; each rank passes its contiguous
+   block to the sharded model.
 */
 PetscErrorCode WLMTestPotentialShardedDifference(WLMPotential sharded, WLMPotential single, PetscReal t, PetscInt N, const PetscReal x[], const PetscReal w[], uint64_t seed, PetscReal *maxdiff)
 {
   MPI_Comm    comm = PetscObjectComm((PetscObject)sharded);
   PetscMPIInt size, rank;
   PetscInt    dim, np, start, n;
-  PetscReal  *lambda, *F1, *G1, *T1, *Fs, *Gs, *Ts, U1, Us, diff;
+  PetscReal  *lambda, *F1, *G1, *T1, *Fs, *Gs, *Ts, *P1, *Ps, U1, Us, UP1, UPs, diff;
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_size(comm, &size));
@@ -184,6 +219,7 @@ PetscErrorCode WLMTestPotentialShardedDifference(WLMPotential sharded, WLMPotent
   start = (N * rank) / size;
   n     = (N * (rank + 1)) / size - start;
   PetscCall(PetscMalloc7(N * dim, &lambda, N * dim, &F1, N * dim, &G1, np, &T1, N * dim, &Fs, N * dim, &Gs, np, &Ts));
+  PetscCall(PetscCalloc2(np, &P1, np, &Ps));
   PetscCall(WLMTestRandomArray(seed, N * dim, 1.0, lambda));
   PetscCall(PetscArrayzero(T1, np));
   PetscCall(PetscArrayzero(Ts, np));
@@ -193,14 +229,23 @@ PetscErrorCode WLMTestPotentialShardedDifference(WLMPotential sharded, WLMPotent
   PetscCall(WLMPotentialComputeForces(sharded, t, n, x + start * dim, w ? w + start : NULL, &Us, Fs));
   PetscCall(WLMPotentialComputeProducts(sharded, t, n, x + start * dim, w ? w + start : NULL, lambda + start * dim, Gs, Ts));
   PetscCall(MPIU_Allreduce(MPI_IN_PLACE, Ts, np, MPIU_REAL, MPIU_SUM, comm));
+  UP1 = UPs = 0;
+  if (single->ops->parametergradient) {
+    PetscCall(WLMPotentialComputeParameterGradient(single, t, N, x, w, &UP1, P1));
+    PetscCall(WLMPotentialComputeParameterGradient(sharded, t, n, x + start * dim, w ? w + start : NULL, &UPs, Ps));
+    PetscCall(MPIU_Allreduce(MPI_IN_PLACE, Ps, np, MPIU_REAL, MPIU_SUM, comm));
+  }
 
   /* entries are compared relative to the largest entry of their array, so near-zero entries do not inflate the ratio */
   diff = PetscAbsReal(U1 - Us) / PetscMax(PetscAbsReal(U1), PETSC_SMALL);
   diff = PetscMax(diff, MaxScaledDifference(n * dim, F1 + start * dim, Fs, N * dim, F1));
   diff = PetscMax(diff, MaxScaledDifference(n * dim, G1 + start * dim, Gs, N * dim, G1));
   diff = PetscMax(diff, MaxScaledDifference(np, T1, Ts, np, T1));
+  diff = PetscMax(diff, PetscAbsReal(UP1 - UPs) / PetscMax(PetscAbsReal(UP1), PETSC_SMALL));
+  diff = PetscMax(diff, MaxScaledDifference(np, P1, Ps, np, P1));
   PetscCall(MPIU_Allreduce(&diff, maxdiff, 1, MPIU_REAL, MPIU_MAX, comm));
   PetscCall(PetscFree7(lambda, F1, G1, T1, Fs, Gs, Ts));
+  PetscCall(PetscFree2(P1, Ps));
   PetscFunctionReturn(0);
 }
 
@@ -277,6 +322,35 @@ PetscErrorCode WLMTestPotentialSaveLoadIdentical(WLMPotential pot, PetscReal t, 
   if (*identical) *identical = (PetscBool)(!memcmp(&U[0], &U[1], sizeof(PetscReal)) && !memcmp(F[0], F[1], n * dim * sizeof(PetscReal)) && !memcmp(G[0], G[1], n * dim * sizeof(PetscReal)) && !memcmp(T[0], T[1], np * sizeof(PetscReal)));
   PetscCall(PetscFree7(lambda, F[0], F[1], G[0], G[1], T[0], T[1]));
   PetscCall(WLMPotentialDestroy(&loaded));
+  PetscFunctionReturn(0);
+}
+
+/*
+   Checks that WLMPotentialComputeParameterGradient() adds to its array: the
+   gradient G computed into zeros, G + g0 accumulated onto a random g0
+   (without U), and U against WLMPotentialComputeEnergy().  Returns the
+   largest of the differences |(G + g0) - g0 - G| relative to max |G| and of
+   U relative to |U|; one rank.  A call that overwrote the array would give
+   a difference of order |g0| / max |G|.
+*/
+PetscErrorCode WLMTestPotentialGradientAccumulation(WLMPotential pot, PetscReal t, PetscInt n, const PetscReal x[], const PetscReal w[], uint64_t seed, PetscReal *maxdiff)
+{
+  PetscInt   np;
+  PetscReal *G, *g0, *acc, U, Uenergy;
+
+  PetscFunctionBeginUser;
+  PetscCall(WLMPotentialGetNumParameters(pot, &np));
+  PetscCall(PetscMalloc3(np, &G, np, &g0, np, &acc));
+  PetscCall(PetscArrayzero(G, np));
+  PetscCall(WLMPotentialComputeParameterGradient(pot, t, n, x, w, &U, G));
+  PetscCall(WLMTestRandomArray(seed, np, 1.0, g0));
+  PetscCall(PetscArraycpy(acc, g0, np));
+  PetscCall(WLMPotentialComputeParameterGradient(pot, t, n, x, w, NULL, acc));
+  for (PetscInt k = 0; k < np; k++) acc[k] -= g0[k];
+  PetscCall(WLMPotentialComputeEnergy(pot, t, n, x, w, &Uenergy));
+  *maxdiff = MaxScaledDifference(np, acc, G, np, G);
+  *maxdiff = PetscMax(*maxdiff, PetscAbsReal(U - Uenergy) / PetscMax(PetscAbsReal(Uenergy), PETSC_SMALL));
+  PetscCall(PetscFree3(G, g0, acc));
   PetscFunctionReturn(0);
 }
 

@@ -37,7 +37,7 @@ START_TEST(test_attention_derivatives)
     PetscReal               x[33], w[11];
     WLMPotential            pot;
     WLMTestDerivativeErrors err;
-    PetscReal               combined;
+    PetscReal               combined, accumulated;
 
     WLMTestCall(CreateAttention(PETSC_COMM_SELF, dim, tin, hidden, heads, layers, ffn, 1 + WLMRandomInteger(&r, 5), 310 + ncase, ncase % 2 ? n : 0, &pot));
     if (ncase % 4 >= 2) WLMTestCall(WLMPotentialAttentionSetScoreMemory(pot, 0.0)); /* recompute the scores in the reverse pass */
@@ -50,6 +50,9 @@ START_TEST(test_attention_derivatives)
     ck_assert_msg(err.forces < 1e-6, "case %d (n %d, d %d, D %d, H %d, L %d, F %d, time %d, masses %d): force error %g", (int)ncase, (int)n, (int)dim, (int)hidden, (int)heads, (int)layers, (int)ffn, (int)tin, (int)masses, (double)err.forces);
     ck_assert_msg(err.state < 1e-6, "case %d (n %d, d %d, D %d, H %d, L %d, F %d, time %d, masses %d): state product error %g", (int)ncase, (int)n, (int)dim, (int)hidden, (int)heads, (int)layers, (int)ffn, (int)tin, (int)masses, (double)err.state);
     ck_assert_msg(err.parameters < 1e-6, "case %d (n %d, d %d, D %d, H %d, L %d, F %d, time %d, masses %d): parameter product error %g", (int)ncase, (int)n, (int)dim, (int)hidden, (int)heads, (int)layers, (int)ffn, (int)tin, (int)masses, (double)err.parameters);
+    ck_assert_msg(err.gradient < 1e-6, "case %d (n %d, d %d, D %d, H %d, L %d, F %d, time %d, masses %d): parameter gradient error %g", (int)ncase, (int)n, (int)dim, (int)hidden, (int)heads, (int)layers, (int)ffn, (int)tin, (int)masses, (double)err.gradient);
+    WLMTestCall(WLMTestPotentialGradientAccumulation(pot, 0.6, n, x, masses ? w : NULL, 360 + ncase, &accumulated));
+    ck_assert_msg(accumulated < 1e-12, "case %d: the parameter gradient does not add to the array (difference %g)", (int)ncase, (double)accumulated);
     WLMTestCall(WLMPotentialDestroy(&pot));
   }
 }
@@ -59,7 +62,7 @@ END_TEST
 START_TEST(test_attention_many_tiles)
 {
   const PetscInt          N = 300, dim = 2;
-  PetscReal              *x, *w, diff, combined;
+  PetscReal              *x, *w, diff, combined, accumulated;
   WLMPotential            single, sharded;
   WLMTestDerivativeErrors err;
 
@@ -71,8 +74,11 @@ START_TEST(test_attention_many_tiles)
   ck_assert_double_lt(err.forces, 1e-6);
   ck_assert_double_lt(err.state, 1e-6);
   ck_assert_double_lt(err.parameters, 1e-6);
+  ck_assert_double_lt(err.gradient, 1e-6);
   WLMTestCall(WLMTestPotentialCombinedDifference(single, 0.1, N, x, w, 84, &combined));
   ck_assert_double_lt(combined, 1e-13);
+  WLMTestCall(WLMTestPotentialGradientAccumulation(single, 0.1, N, x, w, 86, &accumulated));
+  ck_assert_double_lt(accumulated, 1e-12);
   WLMTestCall(CreateAttention(PETSC_COMM_WORLD, dim, PETSC_TRUE, 4, 2, 1, 6, 2, 82, 0, &sharded));
   WLMTestCall(WLMPotentialAttentionSetScoreMemory(sharded, 0.0));
   WLMTestCall(WLMTestPotentialShardedDifference(sharded, single, 0.1, N, x, w, 85, &diff));

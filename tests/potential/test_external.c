@@ -49,7 +49,7 @@ START_TEST(test_external_derivatives)
       PetscReal               x[36], w[12], *wp = NULL;
       WLMPotential            pot;
       WLMTestDerivativeErrors err;
-      PetscReal               combined;
+      PetscReal               combined, accumulated;
 
       for (PetscInt l = 0; l < nlayers; l++) width[l] = 2 + WLMRandomInteger(&r, 9);
       WLMTestCall(CreateExternal(PETSC_COMM_SELF, dim, (PetscBool)tin, nlayers, width, (WLMActivation)act, 200 + ncase, ncase % 2 ? n : 0, &pot));
@@ -61,6 +61,9 @@ START_TEST(test_external_derivatives)
       ck_assert_msg(err.forces < 1e-6, "case %d (%s, time %d): force error %g", (int)ncase, WLMActivations[act], (int)tin, (double)err.forces);
       ck_assert_msg(err.state < 1e-6, "case %d (%s, time %d): state product error %g", (int)ncase, WLMActivations[act], (int)tin, (double)err.state);
       ck_assert_msg(err.parameters < 1e-6, "case %d (%s, time %d): parameter product error %g", (int)ncase, WLMActivations[act], (int)tin, (double)err.parameters);
+      ck_assert_msg(err.gradient < 1e-6, "case %d (%s, time %d, masses %d): parameter gradient error %g", (int)ncase, WLMActivations[act], (int)tin, wp != NULL, (double)err.gradient);
+      WLMTestCall(WLMTestPotentialGradientAccumulation(pot, 0.7, n, x, wp, 700 + ncase, &accumulated));
+      ck_assert_msg(accumulated < 1e-12, "case %d: the parameter gradient does not add to the array (difference %g)", (int)ncase, (double)accumulated);
       WLMTestCall(WLMPotentialDestroy(&pot));
     }
   }
@@ -71,7 +74,7 @@ END_TEST
 START_TEST(test_external_many_particles)
 {
   const PetscInt          n = 1100, dim = 2, width[2] = {6, 5};
-  PetscReal              *x, *w, combined;
+  PetscReal              *x, *w, combined, accumulated;
   WLMPotential            pot;
   WLMTestDerivativeErrors err;
 
@@ -83,8 +86,11 @@ START_TEST(test_external_many_particles)
   ck_assert_double_lt(err.forces, 1e-6);
   ck_assert_double_lt(err.state, 1e-6);
   ck_assert_double_lt(err.parameters, 1e-6);
+  ck_assert_double_lt(err.gradient, 1e-6);
   WLMTestCall(WLMTestPotentialCombinedDifference(pot, 0.3, n, x, w, 20, &combined));
   ck_assert_double_lt(combined, 1e-13);
+  WLMTestCall(WLMTestPotentialGradientAccumulation(pot, 0.3, n, x, w, 21, &accumulated));
+  ck_assert_double_lt(accumulated, 1e-12);
   WLMTestCall(WLMPotentialDestroy(&pot));
   WLMTestCall(PetscFree2(x, w));
 }

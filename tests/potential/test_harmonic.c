@@ -1,11 +1,13 @@
 /*
-   harmonic potential: derivatives against finite differences, energy and
-   forces against a direct double sum over pairs, sharded evaluation, and a
-   save/load round trip.
+   harmonic potential: derivatives against finite differences, energy,
+   forces and parameter gradient against a direct double sum over pairs,
+   sharded evaluation, and a save/load round trip.  Also the errors of the
+   interface that do not depend on the type.
 */
 #include "wlmtest.h"
 #include "potentialcheck.h"
 #include <wlm/wlmpotential.h>
+#include <wlm/private/potentialimpl.h>
 #include <wlm/private/h5util.h>
 
 static PetscErrorCode CreateHarmonic(MPI_Comm comm, PetscInt dim, PetscReal k, PetscReal c, WLMPotential *pot)
@@ -24,7 +26,7 @@ static PetscErrorCode CreateHarmonic(MPI_Comm comm, PetscInt dim, PetscReal k, P
 START_TEST(test_harmonic_derivatives)
 {
   const PetscInt          n = 7, dim = 3;
-  PetscReal               x[21], w[7], combined;
+  PetscReal               x[21], w[7], combined, accumulated;
   WLMPotential            pot;
   WLMTestDerivativeErrors err;
 
@@ -32,22 +34,33 @@ START_TEST(test_harmonic_derivatives)
   WLMTestCall(WLMTestRandomArray(11, n * dim, 1.0, x));
   WLMTestCall(WLMTestRandomArray(12, n, 1.0, w));
   for (PetscInt i = 0; i < n; i++) w[i] = 0.1 + PetscAbsReal(w[i]);
-  WLMTestCall(WLMTestPotentialDerivatives(pot, 0.0, n, x, w, 13, &err));
-  ck_assert_double_lt(err.forces, 1e-6);
-  ck_assert_double_lt(err.state, 1e-6);
-  ck_assert_double_lt(err.parameters, 1e-6);
-  WLMTestCall(WLMTestPotentialCombinedDifference(pot, 0.0, n, x, w, 14, &combined));
-  ck_assert_double_lt(combined, 1e-14);
+  for (PetscInt masses = 0; masses < 2; masses++) {
+    const PetscReal *wp = masses ? w : NULL;
+
+    WLMTestCall(WLMTestPotentialDerivatives(pot, 0.0, n, x, wp, 13, &err));
+    ck_assert_msg(err.forces < 1e-6, "masses %d: force error %g", (int)masses, (double)err.forces);
+    ck_assert_msg(err.state < 1e-6, "masses %d: state product error %g", (int)masses, (double)err.state);
+    ck_assert_msg(err.parameters < 1e-6, "masses %d: parameter product error %g", (int)masses, (double)err.parameters);
+    ck_assert_msg(err.gradient < 1e-6, "masses %d: parameter gradient error %g", (int)masses, (double)err.gradient);
+    WLMTestCall(WLMTestPotentialCombinedDifference(pot, 0.0, n, x, wp, 14, &combined));
+    ck_assert_msg(combined < 1e-14, "masses %d: the combined call differs from separate calls by %g", (int)masses, (double)combined);
+    WLMTestCall(WLMTestPotentialGradientAccumulation(pot, 0.0, n, x, wp, 15, &accumulated));
+    ck_assert_msg(accumulated < 1e-12, "masses %d: the parameter gradient does not add to the array (difference %g)", (int)masses, (double)accumulated);
+  }
   WLMTestCall(WLMPotentialDestroy(&pot));
 }
 END_TEST
 
-/* U and F from the definition: a double loop over pairs, independent of the closed form in harmonic.c. */
+/*
+   U, F and grad_theta U from the definition: a double loop over pairs,
+   independent of the closed form in harmonic.c.  U is linear in (k, c), so
+   its gradient is (dU/dk, dU/dc) = (U at k = 1, c = 0; U at k = 0, c = 1).
+*/
 START_TEST(test_harmonic_direct_sum)
 {
   const PetscInt  n = 5, dim = 2;
   const PetscReal k = 0.8, c = 1.9;
-  PetscReal       x[10], w[5], F[10], U, Uref = 0;
+  PetscReal       x[10], w[5], F[10], U, Uref = 0, grad[2] = {0, 0}, gradref[2] = {0, 0}, Ugrad;
   WLMPotential    pot;
 
   WLMTestCall(CreateHarmonic(PETSC_COMM_SELF, dim, k, c, &pot));
@@ -58,18 +71,24 @@ START_TEST(test_harmonic_direct_sum)
     PetscReal Fref[2] = {0, 0};
 
     Uref += 0.5 * k * w[i] * (x[2 * i] * x[2 * i] + x[2 * i + 1] * x[2 * i + 1]);
+    gradref[0] += 0.5 * w[i] * (x[2 * i] * x[2 * i] + x[2 * i + 1] * x[2 * i + 1]);
     for (PetscInt d = 0; d < dim; d++) Fref[d] = -k * w[i] * x[2 * i + d];
     for (PetscInt j = 0; j < n; j++) {
       for (PetscInt d = 0; d < dim; d++) {
         PetscReal r = x[2 * i + d] - x[2 * j + d];
 
         Uref += 0.25 * c * w[i] * w[j] * r * r;
+        gradref[1] += 0.25 * w[i] * w[j] * r * r;
         Fref[d] -= c * w[i] * w[j] * r; /* -d/dx_i of c/4 (|x_i - x_j|^2 counted as (i,j) and (j,i)) */
       }
     }
     for (PetscInt d = 0; d < dim; d++) ck_assert_double_eq_tol(F[2 * i + d], Fref[d], 1e-13);
   }
   ck_assert_double_eq_tol(U, Uref, 1e-13);
+  WLMTestCall(WLMPotentialComputeParameterGradient(pot, 0.0, n, x, w, &Ugrad, grad));
+  ck_assert_double_eq_tol(Ugrad, Uref, 1e-13);
+  ck_assert_double_eq_tol(grad[0], gradref[0], 1e-13);
+  ck_assert_double_eq_tol(grad[1], gradref[1], 1e-13);
   WLMTestCall(WLMPotentialDestroy(&pot));
 }
 END_TEST
@@ -133,6 +152,37 @@ START_TEST(test_potential_bad_type)
 }
 END_TEST
 
+/* Create function of the harmonic type, registered in src/potential/potentialinit.c. */
+PETSC_EXTERN PetscErrorCode WLMPotentialCreate_Harmonic(WLMPotential);
+
+/* The harmonic type with its parameter-gradient operation removed, to stand for a type that lacks it. */
+static PetscErrorCode CreateWithoutGradient(WLMPotential pot)
+{
+  PetscFunctionBeginUser;
+  PetscCall(WLMPotentialCreate_Harmonic(pot));
+  pot->ops->parametergradient = NULL;
+  PetscFunctionReturn(0);
+}
+
+START_TEST(test_potential_gradient_errors)
+{
+  PetscReal    x[4] = {0.1, 0.2, 0.3, 0.4}, grad[2] = {0, 0};
+  WLMPotential pot;
+
+  WLMTestCall(CreateHarmonic(PETSC_COMM_SELF, 2, 1.0, 0.5, &pot));
+  WLMTestExpectError(WLMPotentialComputeParameterGradient(pot, 0.0, 2, x, NULL, NULL, NULL), PETSC_ERR_ARG_NULL, "gradtheta is NULL");
+  WLMTestCall(WLMPotentialDestroy(&pot));
+
+  WLMTestCall(WLMPotentialRegister("harmonic_without_gradient", CreateWithoutGradient));
+  WLMTestCall(WLMPotentialCreate(PETSC_COMM_SELF, &pot));
+  WLMTestCall(WLMPotentialSetType(pot, "harmonic_without_gradient"));
+  WLMTestCall(WLMPotentialSetDimension(pot, 2));
+  WLMTestCall(WLMPotentialSetUp(pot));
+  WLMTestExpectError(WLMPotentialComputeParameterGradient(pot, 0.0, 2, x, NULL, NULL, grad), PETSC_ERR_SUP, "harmonic_without_gradient");
+  WLMTestCall(WLMPotentialDestroy(&pot));
+}
+END_TEST
+
 Suite *WLMTestSuite(void)
 {
   Suite *s  = suite_create("potential_harmonic");
@@ -143,6 +193,7 @@ Suite *WLMTestSuite(void)
   tcase_add_test(tc, test_harmonic_sharded);
   tcase_add_test(tc, test_harmonic_save_load);
   tcase_add_test(tc, test_potential_bad_type);
+  tcase_add_test(tc, test_potential_gradient_errors);
   suite_add_tcase(s, tc);
   return s;
 }

@@ -74,7 +74,7 @@ START_TEST(test_meanfield_derivatives)
           PetscReal               x[33], w[11], *wp;
           WLMPotential            pot;
           WLMTestDerivativeErrors err;
-          PetscReal               combined;
+          PetscReal               combined, accumulated;
 
           /* a cutoff of 1.5 with unit-normal positions leaves pairs on both sides of it */
           RandomConfig(&r, (PetscBool)tin, (PetscBool)ext, (WLMPairInput)input, cut ? 1.5 : 0.0, &c);
@@ -89,6 +89,9 @@ START_TEST(test_meanfield_derivatives)
           ck_assert_msg(err.forces < 1e-6, "case %d (time %d, input %s, cutoff %d, external %d): force error %g", (int)ncase, (int)tin, WLMPairInputs[input], (int)cut, (int)ext, (double)err.forces);
           ck_assert_msg(err.state < 1e-6, "case %d (time %d, input %s, cutoff %d, external %d): state product error %g", (int)ncase, (int)tin, WLMPairInputs[input], (int)cut, (int)ext, (double)err.state);
           ck_assert_msg(err.parameters < 1e-6, "case %d (time %d, input %s, cutoff %d, external %d): parameter product error %g", (int)ncase, (int)tin, WLMPairInputs[input], (int)cut, (int)ext, (double)err.parameters);
+          ck_assert_msg(err.gradient < 1e-6, "case %d (time %d, input %s, cutoff %d, external %d, masses %d): parameter gradient error %g", (int)ncase, (int)tin, WLMPairInputs[input], (int)cut, (int)ext, wp != NULL, (double)err.gradient);
+          WLMTestCall(WLMTestPotentialGradientAccumulation(pot, 0.7, n, x, wp, 710 + ncase, &accumulated));
+          ck_assert_msg(accumulated < 1e-12, "case %d: the parameter gradient does not add to the array (difference %g)", (int)ncase, (double)accumulated);
           WLMTestCall(WLMPotentialDestroy(&pot));
         }
       }
@@ -101,7 +104,7 @@ END_TEST
 START_TEST(test_meanfield_many_pairs)
 {
   const PetscInt n = 40, dim = 2;
-  PetscReal      x[80], w[40], combined;
+  PetscReal      x[80], w[40], combined, accumulated;
   WLMPotential   pot;
 
   WLMTestCall(WLMTestRandomArray(71, n * dim, 1.0, x));
@@ -115,8 +118,11 @@ START_TEST(test_meanfield_many_pairs)
     ck_assert_msg(err.forces < 1e-6, "case %d: force error %g", (int)cs, (double)err.forces);
     ck_assert_msg(err.state < 1e-6, "case %d: state product error %g", (int)cs, (double)err.state);
     ck_assert_msg(err.parameters < 1e-6, "case %d: parameter product error %g", (int)cs, (double)err.parameters);
+    ck_assert_msg(err.gradient < 1e-6, "case %d: parameter gradient error %g", (int)cs, (double)err.gradient);
     WLMTestCall(WLMTestPotentialCombinedDifference(pot, 0.2, n, x, w, 90 + cs, &combined));
     ck_assert_msg(combined < 1e-13, "case %d: the combined call differs from separate calls by %g", (int)cs, (double)combined);
+    WLMTestCall(WLMTestPotentialGradientAccumulation(pot, 0.2, n, x, w, 95 + cs, &accumulated));
+    ck_assert_msg(accumulated < 1e-12, "case %d: the parameter gradient does not add to the array (difference %g)", (int)cs, (double)accumulated);
     WLMTestCall(WLMPotentialDestroy(&pot));
   }
 }

@@ -1,6 +1,7 @@
 /*
-   All three learned potential types against PyTorch: energy, forces and both
-   force-cotangent products of small models, compared with autograd results
+   All three learned potential types against PyTorch: energy, forces, both
+   force-cotangent products and the parameter gradient of the energy of small
+   models, compared with autograd results
    stored in fixtures/torch_reference.txt (made by
    fixtures/make_torch_reference.py from the models in
    tools/bench/potential/torch_potential.py).  The fixture path comes from
@@ -15,7 +16,7 @@
 typedef struct {
   char      type[32];
   PetscReal hyper[32], cutoff, dim, masses, t, U;
-  PetscReal theta[MAX_VALUES], x[256], w[128], lambda[256], F[256], gradx[256], gradtheta[MAX_VALUES];
+  PetscReal theta[MAX_VALUES], x[256], w[128], lambda[256], F[256], gradx[256], gradtheta[MAX_VALUES], gradU[MAX_VALUES];
   PetscInt  nhyper, ntheta, nx, nw;
 } ReferenceCase;
 
@@ -33,7 +34,7 @@ static int ReadCase(FILE *f, ReferenceCase *c)
     if (fscanf(f, "%63s", name) != 1) return 0;
   }
   if (strcmp(name, "case") || fscanf(f, "%31s", c->type) != 1) return 0;
-  for (int field = 0; field < 13; field++) {
+  for (int field = 0; field < 14; field++) {
     PetscReal *dst;
     PetscInt  *len = NULL, cap;
 
@@ -51,6 +52,7 @@ static int ReadCase(FILE *f, ReferenceCase *c)
     else if (!strcmp(name, "F")) dst = c->F, cap = 256;
     else if (!strcmp(name, "gradx")) dst = c->gradx, cap = 256;
     else if (!strcmp(name, "gradtheta")) dst = c->gradtheta, cap = MAX_VALUES;
+    else if (!strcmp(name, "gradU")) dst = c->gradU, cap = MAX_VALUES;
     else return 0;
     if (count > cap) return 0;
     for (int k = 0; k < count; k++) {
@@ -122,7 +124,7 @@ START_TEST(test_reference_torch)
   while (ReadCase(f, &c)) {
     const PetscInt   n = c.nw, nx = c.nx;
     const PetscReal *w = c.masses != 0 ? c.w : NULL;
-    PetscReal        U, F[256], gradx[256], gradtheta[MAX_VALUES];
+    PetscReal        U, Ugrad, F[256], gradx[256], gradtheta[MAX_VALUES], gradU[MAX_VALUES];
     PetscInt         np;
     WLMPotential     pot;
 
@@ -133,10 +135,14 @@ START_TEST(test_reference_torch)
     WLMTestCall(WLMPotentialComputeForces(pot, c.t, n, c.x, w, &U, F));
     for (PetscInt k = 0; k < np; k++) gradtheta[k] = 0;
     WLMTestCall(WLMPotentialComputeProducts(pot, c.t, n, c.x, w, c.lambda, gradx, gradtheta));
+    for (PetscInt k = 0; k < np; k++) gradU[k] = 0;
+    WLMTestCall(WLMPotentialComputeParameterGradient(pot, c.t, n, c.x, w, &Ugrad, gradU));
     ck_assert_msg(WLMTestRelativeError(U, c.U, 1e-300) < 1e-12, "case %d (%s): U = %.17g, PyTorch gives %.17g", (int)ncase, c.type, (double)U, (double)c.U);
     ck_assert_msg(ArrayError(nx, F, c.F) < 1e-12, "case %d (%s): forces differ from PyTorch by %g relative", (int)ncase, c.type, (double)ArrayError(nx, F, c.F));
     ck_assert_msg(ArrayError(nx, gradx, c.gradx) < 1e-12, "case %d (%s): state product differs from PyTorch by %g relative", (int)ncase, c.type, (double)ArrayError(nx, gradx, c.gradx));
     ck_assert_msg(ArrayError(np, gradtheta, c.gradtheta) < 1e-12, "case %d (%s): parameter product differs from PyTorch by %g relative", (int)ncase, c.type, (double)ArrayError(np, gradtheta, c.gradtheta));
+    ck_assert_msg(WLMTestRelativeError(Ugrad, c.U, 1e-300) < 1e-12, "case %d (%s): U from the gradient call = %.17g, PyTorch gives %.17g", (int)ncase, c.type, (double)Ugrad, (double)c.U);
+    ck_assert_msg(ArrayError(np, gradU, c.gradU) < 1e-12, "case %d (%s): parameter gradient differs from PyTorch by %g relative", (int)ncase, c.type, (double)ArrayError(np, gradU, c.gradU));
     WLMTestCall(WLMPotentialDestroy(&pot));
     ncase++;
   }

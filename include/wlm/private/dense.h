@@ -14,16 +14,17 @@
      forward          a_l, y                        and s'(z_l) for the reverse pass
      tangent          da_0 given:  dz_l = da_{l-1} W_l,  da_l = s'(z_l) dz_l,  dy = da_L w_o
      reverse          seeds ybar: abar_L = ybar w_o^T,  zbar_l = s'(z_l) abar_l,
-                      abar_{l-1} = zbar_l W_l^T
+                      abar_{l-1} = zbar_l W_l^T,  grad W_l = a_{l-1}^T zbar_l
      reverse tangent  the tangent of the reverse pass (seed tangents dybar):
                       dzbar_l = s'(z_l) dabar_l + s''(z_l) dz_l abar_l,
                       dabar_{l-1} = dzbar_l W_l^T,
                       d(grad W_l) = da_{l-1}^T zbar_l + a_{l-1}^T dzbar_l
 
    Primal and tangent rows are stored stacked, [2m][width] (rows 0..m-1 primal,
-   m..2m-1 tangent), so one GEMM moves both through a layer.  The parameter
-   gradient of the primal reverse pass is never needed by the potentials, so
-   only its tangent is accumulated.
+   m..2m-1 tangent), so one GEMM moves both through a layer.  A reverse pass
+   on primal rows alone accumulates the parameter gradient (grad_theta U);
+   one with tangent rows accumulates only the tangent of the parameter
+   gradient (the parameter product), because no caller needs both at once.
 */
 #ifndef WLMDENSE_H
 #define WLMDENSE_H
@@ -103,11 +104,13 @@ PETSC_EXTERN PetscErrorCode WLMDenseViewWidths(PetscViewer, const char[], PetscI
    Linear layers and LayerNorm on n rows, stacked with n tangent rows when
    tangent is true (rows 0..n-1 primal, n..2n-1 tangent), row-major with the
    layer width as leading dimension.  Reverse passes take the row gradients
-   stacked the same way; their parameter parts accumulate only the tangent of
-   the parameter gradient, scaled by alpha.
+   stacked the same way.  Their parameter parts, scaled by alpha, accumulate
+   the parameter gradient in a pass without tangent rows and only its
+   tangent in a pass with them.
 */
 PETSC_EXTERN PetscErrorCode WLMDenseLinearForward(PetscInt, PetscBool, PetscInt, PetscInt, const PetscReal[], const PetscReal[], const PetscReal[], PetscReal, PetscReal[]);
 PETSC_EXTERN PetscErrorCode WLMDenseLinearReverse(PetscInt, PetscBool, PetscInt, PetscInt, const PetscReal[], const PetscReal[], PetscReal, PetscReal[]);
+PETSC_EXTERN PetscErrorCode WLMDenseLinearParameterGradient(PetscInt, PetscInt, PetscInt, const PetscReal[], const PetscReal[], PetscReal, PetscReal[], PetscReal[]);
 PETSC_EXTERN PetscErrorCode WLMDenseLinearParameterTangent(PetscInt, PetscInt, PetscInt, const PetscReal[], const PetscReal[], PetscReal, PetscReal[], PetscReal[]);
 PETSC_EXTERN PetscErrorCode WLMDenseLayerNormForward(PetscInt, PetscBool, PetscInt, const PetscReal[], const PetscReal[], const PetscReal[], PetscReal[], PetscReal[], PetscReal[]);
 PETSC_EXTERN PetscErrorCode WLMDenseLayerNormReverse(PetscInt, PetscBool, PetscInt, const PetscReal[], const PetscReal[], const PetscReal[], const PetscReal[], PetscReal[], PetscReal, PetscReal[], PetscReal[]);
@@ -158,6 +161,7 @@ PETSC_EXTERN PetscErrorCode WLMExternalPartDestroy(WLMExternalPart *);
 PETSC_EXTERN PetscErrorCode WLMExternalPartReserve(WLMExternalPart *, PetscInt);
 PETSC_EXTERN PetscErrorCode WLMExternalPartEvaluate(WLMExternalPart *, const PetscReal[], PetscReal, PetscInt, const PetscReal[], const PetscReal[], PetscReal, PetscReal *, PetscReal[]);
 PETSC_EXTERN PetscErrorCode WLMExternalPartProducts(WLMExternalPart *, const PetscReal[], PetscReal, PetscInt, const PetscReal[], const PetscReal[], PetscReal, const PetscReal[], PetscReal *, PetscReal[], PetscReal[], PetscReal[]);
+PETSC_EXTERN PetscErrorCode WLMExternalPartParameterGradient(WLMExternalPart *, const PetscReal[], PetscReal, PetscInt, const PetscReal[], const PetscReal[], PetscReal, PetscReal *, PetscReal[]);
 PETSC_EXTERN PetscErrorCode WLMExternalPartSetFromOptions(WLMExternalPart *, PetscOptionItems *);
 PETSC_EXTERN PetscErrorCode WLMExternalPartSave(WLMExternalPart *, hid_t);
 PETSC_EXTERN PetscErrorCode WLMExternalPartLoad(WLMExternalPart *, hid_t);

@@ -8,7 +8,7 @@
 #include <wlm/wlmpotential.h>
 #include <petsc/private/petscimpl.h>
 
-PETSC_EXTERN PetscLogEvent WLMPOTENTIAL_Energy, WLMPOTENTIAL_Forces, WLMPOTENTIAL_Products, WLMPOTENTIAL_ForcesProducts;
+PETSC_EXTERN PetscLogEvent WLMPOTENTIAL_Energy, WLMPOTENTIAL_Forces, WLMPOTENTIAL_Products, WLMPOTENTIAL_ForcesProducts, WLMPOTENTIAL_ParameterGradient;
 /* Inside the calls above: attention kernels over all particles, and MPI exchanges of sharded evaluations. */
 PETSC_EXTERN PetscLogEvent WLMPOTENTIAL_Attention, WLMPOTENTIAL_Communication;
 
@@ -24,6 +24,8 @@ struct _WLMPotentialOps {
   PetscErrorCode (*products)(WLMPotential, PetscReal, PetscInt, const PetscReal *, const PetscReal *, const PetscReal *, PetscReal *, PetscReal *);
   /* optional: U, F and both products from one pass; U, F, gradx and gradtheta may each be NULL */
   PetscErrorCode (*forcesproducts)(WLMPotential, PetscReal, PetscInt, const PetscReal *, const PetscReal *, const PetscReal *, PetscReal *, PetscReal *, PetscReal *, PetscReal *);
+  /* optional: U (may be NULL) and this rank's share of grad_theta U added to gradtheta */
+  PetscErrorCode (*parametergradient)(WLMPotential, PetscReal, PetscInt, const PetscReal *, const PetscReal *, PetscReal *, PetscReal *);
   PetscErrorCode (*save)(WLMPotential, hid_t); /* hyperparameters as attributes */
   PetscErrorCode (*load)(WLMPotential, hid_t); /* read hyperparameters before set-up */
 };

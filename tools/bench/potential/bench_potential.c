@@ -1,4 +1,4 @@
-static char help[] = "Times the force evaluation and the force-cotangent products of a WLMPotential.\n\
+static char help[] = "Times the force evaluation, the force-cotangent products and the parameter gradient of a WLMPotential.\n\
   -n <1000>       particles over all ranks\n\
   -dim <2>        spatial dimension\n\
   -repeat <5>     timed calls of each kind after one warm-up call (the median is reported)\n\
@@ -8,11 +8,11 @@ The model comes from the usual -wlm_potential_* options.\n";
 /*
    Benchmark of one potential model on a population of N particles sharded
    over the ranks of PETSC_COMM_WORLD: positions and cotangents are standard
-   normal, masses uniform.  For each kind of call (forces with energy,
-   products with both outputs, and the combined call that returns all four)
-   it reports the median wall time over the
-   ranks (the slowest rank of each call) and the flop rate from the counts
-   of PetscLogFlops() summed over the ranks.
+   normal, masses uniform.  The kinds of call are forces with energy,
+   products with both outputs, the combined call that returns all four, and
+   the parameter gradient with energy.  For each kind it reports the median
+   wall time over the ranks (the slowest rank of each call) and the flop rate
+   from the counts of PetscLogFlops() summed over the ranks.
 
    Example (attention at the flock sizes, one rank):
      OPENBLAS_NUM_THREADS=1 build/tools/bench/potential/bench_potential -n 1000 \
@@ -42,7 +42,7 @@ static int CompareReal(const void *a, const void *b)
 
 /*
    Times repeat calls of one kind (0 forces, 1 products, 2 forces and
-   products in one call) after one warm-up call.  Returns the medians of the
+   products in one call, 3 parameter gradient) after one warm-up call.  Returns the medians of the
    wall time and of the CPU time of the slowest rank, and the flops per call
    summed over the ranks.
 */
@@ -60,7 +60,8 @@ static PetscErrorCode TimeCalls(WLMPotential pot, PetscInt kind, PetscInt repeat
     PetscCall(PetscTime(&t0));
     if (kind == 0) PetscCall(WLMPotentialComputeForces(pot, 0.0, n, x, NULL, &U, F));
     else if (kind == 1) PetscCall(WLMPotentialComputeProducts(pot, 0.0, n, x, NULL, lambda, G, T));
-    else PetscCall(WLMPotentialComputeForcesAndProducts(pot, 0.0, n, x, NULL, lambda, &U, F, G, T));
+    else if (kind == 2) PetscCall(WLMPotentialComputeForcesAndProducts(pot, 0.0, n, x, NULL, lambda, &U, F, G, T));
+    else PetscCall(WLMPotentialComputeParameterGradient(pot, 0.0, n, x, NULL, &U, T));
     PetscCall(PetscTime(&t1));
     local[1] = ProcessTime() - c0;
     PetscCall(PetscGetFlops(&f1));
@@ -85,7 +86,7 @@ static PetscErrorCode TimeCalls(WLMPotential pot, PetscInt kind, PetscInt repeat
 static PetscErrorCode PrintTiming(const char label[], PetscReal seconds, PetscReal cpu, PetscReal flops)
 {
   PetscFunctionBeginUser;
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%-18s %9.4f s wall %9.4f s cpu  %7.2f GFLOP/s (%.3g flop)\n", label, (double)seconds, (double)cpu, (double)(flops / seconds * 1e-9), (double)flops));
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "%-20s %9.4f s wall %9.4f s cpu  %7.2f GFLOP/s (%.3g flop)\n", label, (double)seconds, (double)cpu, (double)(flops / seconds * 1e-9), (double)flops));
   PetscFunctionReturn(0);
 }
 
@@ -95,7 +96,7 @@ int main(int argc, char **argv)
   PetscInt     N = 1000, dim = 2, repeat = 5, n, start, np;
   PetscBool    skip = PETSC_FALSE;
   PetscMPIInt  size, rank;
-  PetscReal   *x, *lambda, *F, *G, *T, tf, cf, ff, tp = 0, cp = 0, fp = 0, tc = 0, cc = 0, fc = 0;
+  PetscReal   *x, *lambda, *F, *G, *T, tf, cf, ff, tp = 0, cp = 0, fp = 0, tc = 0, cc = 0, fc = 0, tg = 0, cg = 0, fg = 0;
   WLMRandom    rng;
 
   PetscCall(PetscInitialize(&argc, &argv, NULL, help));
@@ -137,13 +138,15 @@ int main(int argc, char **argv)
   if (!skip) {
     PetscCall(TimeCalls(pot, 1, repeat, n, x, lambda, F, G, T, &tp, &cp, &fp));
     PetscCall(TimeCalls(pot, 2, repeat, n, x, lambda, F, G, T, &tc, &cc, &fc));
+    PetscCall(TimeCalls(pot, 3, repeat, n, x, lambda, F, G, T, &tg, &cg, &fg));
   }
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "N %" PetscInt_FMT ", dim %" PetscInt_FMT ", %d rank(s), %" PetscInt_FMT " parameters\n", N, dim, size, np));
   PetscCall(PrintTiming("forces:", tf, cf, ff));
   if (!skip) {
     PetscCall(PrintTiming("products:", tp, cp, fp));
     PetscCall(PrintTiming("forces+products:", tc, cc, fc));
-    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "(forces+products is one WLMPotentialComputeForcesAndProducts call; products/forces wall ratio %.2f)\n", (double)(tp / tf)));
+    PetscCall(PrintTiming("parameter gradient:", tg, cg, fg));
+    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "(forces+products is one WLMPotentialComputeForcesAndProducts call; products/forces wall ratio %.2f, gradient/forces %.2f)\n", (double)(tp / tf), (double)(tg / tf)));
   }
 
   PetscCall(PetscFree5(x, lambda, F, G, T));

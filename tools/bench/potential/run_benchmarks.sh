@@ -24,7 +24,7 @@ for np in 1 2; do
     n=${case%%|*}
     opts=${case#*|}
     echo "-- N $n $opts"
-    mpiexec -n $np --bind-to none $bench -n $n -repeat "$repeat" $opts | grep -E "forces|products"
+    mpiexec -n $np --bind-to none $bench -n $n -repeat "$repeat" $opts | grep -E "forces|products|gradient"
   done
   # pair sums grow as N^2: one force evaluation at N = 10000 shows the scaling towards 100000
   echo "-- N 10000 $meanfield (forces only, one timed call)"
