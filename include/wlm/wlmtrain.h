@@ -23,6 +23,7 @@
 #include <wlm/wlmdynamics.h>
 #include <wlm/wlmloss.h>
 #include <wlm/wlmvelocity.h>
+#include <wlm/wlmadamw.h>
 
 typedef struct _p_WLMTrainer *WLMTrainer;
 
@@ -39,12 +40,6 @@ typedef enum {
   WLM_ROLLOUT_START_ANY    /* a rollout starts at a random training snapshot */
 } WLMRolloutStart;
 PETSC_EXTERN const char *const WLMRolloutStarts[];
-
-typedef enum {
-  WLM_LR_CONSTANT,
-  WLM_LR_COSINE /* linear warm-up, then cosine decay to lr_min at the last step */
-} WLMLearningRateSchedule;
-PETSC_EXTERN const char *const WLMLearningRateSchedules[];
 
 PETSC_EXTERN PetscErrorCode WLMTrainInitializePackage(void);
 PETSC_EXTERN PetscErrorCode WLMTrainerCreate(MPI_Comm, WLMTrainer *);

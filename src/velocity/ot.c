@@ -31,6 +31,7 @@ PetscErrorCode WLMVelocitySetFromOptions_OT(WLMVelocity vel, PetscOptionItems *P
   PetscFunctionReturn(0);
 }
 
+/* Creates the Sinkhorn solver of the OT maps once; the dice estimator uses it too. */
 PetscErrorCode WLMVelocitySetUp_OT(WLMVelocity vel)
 {
   VelocityOT *ot;
@@ -38,8 +39,8 @@ PetscErrorCode WLMVelocitySetUp_OT(WLMVelocity vel)
   PetscFunctionBeginUser;
   if (!vel->ot) PetscCall(PetscNew((VelocityOT **)&vel->ot));
   ot = (VelocityOT *)vel->ot;
+  if (ot->loss) PetscFunctionReturn(0);
   PetscCheck(ot->blur >= 0, PetscObjectComm((PetscObject)vel), PETSC_ERR_ARG_OUTOFRANGE, "-wlm_velocity_ot_blur %g is negative", (double)ot->blur);
-  PetscCall(WLMLossDestroy(&ot->loss));
   PetscCall(WLMLossCreate(PETSC_COMM_SELF, &ot->loss));
   PetscCall(WLMLossSetType(ot->loss, WLMLOSSSINKHORN));
   PetscCall(WLMLossSetDimension(ot->loss, vel->dim));
@@ -68,9 +69,34 @@ static PetscErrorCode SetBlur(WLMVelocity vel, const WLMSnapshot *snap)
   PetscFunctionReturn(0);
 }
 
+/*@
+  WLMVelocityTransportMap - Computes T(x_i), the barycentric projection of the entropic OT plan from snapshot s to snapshot other.
+
+  Input Parameters:
++ vel   - the velocity source
+. s     - snapshot of the particles x_i
+- other - target snapshot
+
+  Output Parameter:
+. T - T(x_i) for every particle of s [N_s][dim]
+@*/
+PetscErrorCode WLMVelocityTransportMap(WLMVelocity vel, PetscInt s, PetscInt other, PetscReal T[])
+{
+  VelocityOT *ot;
+  WLMSnapshot a, b;
+
+  PetscFunctionBeginUser;
+  PetscCall(WLMVelocitySetUp_OT(vel));
+  ot = (VelocityOT *)vel->ot;
+  PetscCall(WLMSnapshotsGetSnapshot(vel->snaps, s, &a));
+  PetscCall(WLMSnapshotsGetSnapshot(vel->snaps, other, &b));
+  PetscCall(SetBlur(vel, &a));
+  PetscCall(WLMLossSinkhornTransportMap(ot->loss, a.N, a.x, NULL, b.N, b.x, NULL, T));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode WLMVelocityCompute_OT(WLMVelocity vel, PetscInt s, PetscReal v[])
 {
-  VelocityOT     *ot  = (VelocityOT *)vel->ot;
   const PetscInt  pos = WLMVelocityAllowedPosition(vel, s);
   const PetscBool last = (PetscBool)(pos == vel->nallowed - 1);
   const PetscInt  other = last ? vel->allowed[pos - 1] : vel->allowed[pos + 1];
@@ -80,8 +106,7 @@ PetscErrorCode WLMVelocityCompute_OT(WLMVelocity vel, PetscInt s, PetscReal v[])
   PetscFunctionBeginUser;
   PetscCall(WLMSnapshotsGetSnapshot(vel->snaps, s, &a));
   PetscCall(WLMSnapshotsGetSnapshot(vel->snaps, other, &b));
-  PetscCall(SetBlur(vel, &a));
-  PetscCall(WLMLossSinkhornTransportMap(ot->loss, a.N, a.x, NULL, b.N, b.x, NULL, v));
+  PetscCall(WLMVelocityTransportMap(vel, s, other, v));
 
   /* v currently holds T(x); turn it into a finite-difference velocity */
   dt = b.t - a.t;

@@ -4,7 +4,7 @@
    bias-corrected moving average.
 */
 #include "wlmtest.h"
-#include <wlm/private/adamw.h>
+#include <wlm/wlmadamw.h>
 #include "fixtures/adamw_reference.h"
 
 START_TEST(test_adamw_matches_torch)

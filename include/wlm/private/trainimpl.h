@@ -7,7 +7,7 @@
 
 #include <wlm/wlmtrain.h>
 #include <wlm/wlmsys.h>
-#include <wlm/private/adamw.h>
+#include <wlm/wlmadamw.h>
 #include <petsc/private/petscimpl.h>
 
 PETSC_EXTERN PetscLogEvent WLMTRAIN_Step, WLMTRAIN_Rollout, WLMTRAIN_Loss, WLMTRAIN_Adjoint, WLMTRAIN_Allreduce, WLMTRAIN_Evaluate, WLMTRAIN_Checkpoint;

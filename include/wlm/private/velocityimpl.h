@@ -25,6 +25,7 @@ PETSC_EXTERN PetscErrorCode WLMVelocitySetFromOptions_OT(WLMVelocity, PetscOptio
 PETSC_EXTERN PetscErrorCode WLMVelocitySetUp_OT(WLMVelocity);
 PETSC_EXTERN PetscErrorCode WLMVelocityCompute_OT(WLMVelocity, PetscInt, PetscReal[]);
 PETSC_EXTERN PetscErrorCode WLMVelocityReset_OT(WLMVelocity);
+PETSC_EXTERN PetscErrorCode WLMVelocityTransportMap(WLMVelocity, PetscInt, PetscInt, PetscReal[]);
 PETSC_EXTERN PetscErrorCode WLMVelocitySetFromOptions_DICE(WLMVelocity, PetscOptionItems *);
 PETSC_EXTERN PetscErrorCode WLMVelocitySetUp_DICE(WLMVelocity);
 PETSC_EXTERN PetscErrorCode WLMVelocityCompute_DICE(WLMVelocity, PetscInt, PetscReal[]);

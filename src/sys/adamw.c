@@ -1,9 +1,11 @@
 /*
    AdamW optimizer, learning-rate schedules and the bias-corrected moving
    average of the weights; the update rules are stated in
-   include/wlm/private/adamw.h.
+   include/wlm/wlmadamw.h.
 */
-#include <wlm/private/adamw.h>
+#include <wlm/wlmadamw.h>
+
+const char *const WLMLearningRateSchedules[] = {"constant", "cosine", "WLMLearningRateSchedule", "WLM_LR_", NULL};
 
 /* Creates an optimizer for n parameters, one group, PyTorch's default betas and eps. */
 PetscErrorCode WLMAdamWCreate(PetscInt n, WLMAdamW **opt)

@@ -16,7 +16,12 @@
 #define WLMADAMW_H
 
 #include <petscsys.h>
-#include <wlm/wlmtrain.h>
+
+typedef enum {
+  WLM_LR_CONSTANT,
+  WLM_LR_COSINE /* linear warm-up, then cosine decay to lr_min at the last step */
+} WLMLearningRateSchedule;
+PETSC_EXTERN const char *const WLMLearningRateSchedules[];
 
 #define WLM_ADAMW_MAX_GROUPS 4
 
