@@ -398,3 +398,29 @@ PETSC_EXTERN PetscErrorCode WLMLossCreate_Sinkhorn(WLMLoss loss)
   PetscCall(PetscObjectComposeFunction((PetscObject)loss, "WLMLossSinkhornGetStepCount_C", WLMLossSinkhornGetStepCount_Sinkhorn));
   PetscFunctionReturn(0);
 }
+
+/*@
+  WLMLossSinkhornGetPotentials - Gives the dual potentials f and g of OT_eps(a, b) from the last WLMLossCompute() of a sinkhorn loss.
+
+  Not Collective
+
+  Output Parameters:
++ f - potential on the predicted cloud x [N], in global particle order; owned by the loss
+- g - potential on the observed cloud y [M], in global particle order; owned by the loss
+
+  Notes:
+  The potentials are those of the final plain step at eps = blur^p, so
+  P_ij = a_i b_j exp((f_i + g_j - C(x_i, y_j))/eps) is the entropic plan.
+@*/
+PetscErrorCode WLMLossSinkhornGetPotentials(WLMLoss loss, const PetscReal **f, const PetscReal **g)
+{
+  PetscBool issinkhorn;
+
+  PetscFunctionBeginUser;
+  PetscValidHeaderSpecific(loss, WLMLOSS_CLASSID, 1);
+  PetscCall(PetscObjectTypeCompare((PetscObject)loss, WLMLOSSSINKHORN, &issinkhorn));
+  PetscCheck(issinkhorn, PetscObjectComm((PetscObject)loss), PETSC_ERR_ARG_WRONG, "Dual potentials need a loss of type sinkhorn");
+  *f = ((Sinkhorn *)loss->data)->f;
+  *g = ((Sinkhorn *)loss->data)->g;
+  PetscFunctionReturn(0);
+}
