@@ -45,12 +45,20 @@ static PetscErrorCode Run(void)
   WLMTrainer tr;
   Mode       mode;
   char       checkpoint[PETSC_MAX_PATH_LEN] = "";
+  PetscBool  help;
 
   PetscFunctionBeginUser;
   /* 1. options: the driver's own, then every object's, so that -help lists them all */
   PetscCall(ReadDriverOptions(&mode, checkpoint, sizeof(checkpoint)));
   PetscCall(WLMTrainerCreate(PETSC_COMM_WORLD, &tr));
   PetscCall(WLMTrainerSetFromOptions(tr));
+  PetscCall(PetscOptionsHasHelp(NULL, &help));
+  if (help) {
+    /* -help lists the options of every object without loading data, then stops */
+    PetscCall(WLMTrainerPrintObjectHelp(tr));
+    PetscCall(WLMTrainerDestroy(&tr));
+    PetscFunctionReturn(0);
+  }
   if (mode != MODE_TRAIN) PetscCheck(checkpoint[0], PETSC_COMM_WORLD, PETSC_ERR_USER_INPUT, "-wlm_mode %s needs -wlm_checkpoint FILE", Modes[mode]);
 
   /* 2. load the data and build the models; every option has been read after this, so a misspelt one fails here, before any work */

@@ -167,6 +167,34 @@ PetscErrorCode WLMTrainerSetFromOptions(WLMTrainer tr)
   PetscFunctionReturn(0);
 }
 
+/*@
+  WLMTrainerPrintObjectHelp - Reads the options of a potential, dynamics, loss and velocity source built for the purpose, so that -help lists them without data.
+
+  Collective
+@*/
+PetscErrorCode WLMTrainerPrintObjectHelp(WLMTrainer tr)
+{
+  WLMPotential pot;
+  WLMDynamics  dyn;
+  WLMLoss      loss;
+  WLMVelocity  vel;
+
+  PetscFunctionBeginUser;
+  PetscCall(WLMPotentialCreate(PETSC_COMM_SELF, &pot));
+  PetscCall(WLMPotentialSetFromOptions(pot));
+  PetscCall(WLMDynamicsCreate(PETSC_COMM_SELF, &dyn));
+  PetscCall(WLMDynamicsSetFromOptions(dyn));
+  PetscCall(WLMLossCreate(PETSC_COMM_SELF, &loss));
+  PetscCall(WLMLossSetFromOptions(loss));
+  PetscCall(WLMVelocityCreate(PETSC_COMM_SELF, &vel));
+  PetscCall(WLMVelocitySetFromOptions(vel));
+  PetscCall(WLMVelocityDestroy(&vel));
+  PetscCall(WLMLossDestroy(&loss));
+  PetscCall(WLMDynamicsDestroy(&dyn));
+  PetscCall(WLMPotentialDestroy(&pot));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode WLMTrainerGetPotential(WLMTrainer tr, WLMPotential *pot)
 {
   PetscFunctionBeginUser;
