@@ -7,7 +7,7 @@
 #                                   start, resume or skip one training run
 #   wlm_requeue_if_stopped          requeue the job after a stop signal (WLM_REQUEUE=1)
 #
-# The stop signal: wlm_mpi answers SIGUSR1 or SIGTERM by writing checkpoint.h5
+# The stop signal: wlm_mpi handles SIGUSR1 or SIGTERM by writing checkpoint.h5
 # at the end of the current step and exiting with status 0.  With
 # "#SBATCH --signal=B:USR1@120" SLURM sends SIGUSR1 to this batch shell only,
 # 120 s before the time limit; wlm_launch forwards it to srun (or mpirun), and
@@ -64,14 +64,14 @@ wlm_requeue_if_stopped() {
 # Runs wlm_mpi once on CONFIG with the extra OPTIONs (which override the file).
 # RUN_DIR defaults to ${WLM_RUNS_DIR:-runs}/<config name>-<job id>; a second
 # argument that does not start with "-" is taken as RUN_DIR.  What happens
-# depends on what RUN_DIR holds:
+# depends on what RUN_DIR contains:
 #   model.h5         the run is finished: print so and return 0
 #   checkpoint.h5    continue from it (-wlm_restart), e.g. after a stop signal
 #   metrics.jsonl    an attempt died before its first checkpoint: start over
 #   nothing          start
 # Launcher: WLM_LAUNCHER (default "srun --mpi=pmix"; word-split).  Executable: WLM_MPI
 # (default $WLM_ROOT/build/src/apps/wlm_mpi).  WLM_TEMPLATE names the batch
-# script in the message that says how to continue a stopped run.
+# script in the message that shows how to continue a stopped run.
 wlm_train() {
   local config=$1 run_dir="" stem action status wlm_mpi
   local -a args launcher
@@ -95,7 +95,7 @@ wlm_train() {
   fi
 
   if [ -f "$run_dir/model.h5" ]; then
-    echo "wlm-job: $run_dir is finished (it holds model.h5); nothing to do"
+    echo "wlm-job: $run_dir is finished (it contains model.h5); nothing to do"
     return 0
   fi
   args=(-options_file "$config" "$@" -wlm_output "$run_dir")

@@ -1,12 +1,12 @@
 """Tests of the batch scripts in jobs/ and of tools/wlm-sweep, with real trainings of wlm_mpi.
 
-Usage: test_jobs.py MODE SOURCE_ROOT WLM_MPI
+Usage: test_jobs.py MODE SOURCE_ROOT WLM_MPI [UNITTEST_ARGS...]   (e.g. -k stop)
 
 MODE slurm: starts munged, slurmctld and slurmd with tools/slurm/start.sh
-  (as root, on free ports, state in a temporary directory), submits the job
-  scripts with sbatch, and at the end cancels its jobs and stops exactly the
-  daemons it started, by PID, whatever happened.  Without the SLURM packages
-  it fails and prints the install command.
+  (as root, on free ports, state in a temporary directory) and submits the
+  job scripts with sbatch.  At the end, also after a failure, it cancels its
+  jobs and stops exactly the daemons it started, by PID.  Without the SLURM
+  packages it fails and prints the install command.
 MODE local: runs the same batch scripts with bash, mpiexec in place of srun
   and SLURM_ARRAY_TASK_ID set by hand.  It checks the scripts' run logic
   (run directories, signal forwarding, resuming) on machines without SLURM.
@@ -212,7 +212,7 @@ class SlurmBackend:
         while time.time() < deadline:
             fields = self.job_fields(job)
             if fields is None:
-                raise AssertionError("scontrol no longer knows job %s; log:\n%s" % (job, read_text(log)))
+                raise AssertionError("scontrol no longer lists job %s; log:\n%s" % (job, read_text(log)))
             state = fields.get("JobState", "")
             if state not in ("PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED", "SUSPENDED"):
                 code = int(fields.get("ExitCode", "1:0").split(":")[0])
@@ -353,7 +353,7 @@ def main():
         backend = SlurmBackend(tmp, env) if MODE == "slurm" else LocalBackend(tmp, env)
         backend.start()
         JobScriptTest.backend, JobScriptTest.tmp, JobScriptTest.env = backend, tmp, env
-        result = unittest.main(argv=[sys.argv[0], "-v"], exit=False).result
+        result = unittest.main(argv=[sys.argv[0], "-v"] + sys.argv[4:], exit=False).result
         ok = result.wasSuccessful()
     finally:
         if backend:

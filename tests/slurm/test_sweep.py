@@ -2,10 +2,10 @@
 
 Usage: test_sweep.py SOURCE_ROOT WLM_MPI
 
-The option check runs the real wlm_mpi (a dry run on the short ocean config);
-submission goes to a stand-in sbatch that records its arguments; the local
-runner starts a stand-in wlm_mpi that writes the files of a finished run;
-the tables are computed from metrics.jsonl files written here with known
+The option check runs the real wlm_mpi (a dry run on the short ocean config).
+Submission goes to a stand-in sbatch that records its arguments.  The local
+runner starts a stand-in wlm_mpi that writes the files of a finished run.
+The tables are computed from metrics.jsonl files written here with known
 numbers, whose means and sample standard deviations are worked out by hand.
 """
 
@@ -188,7 +188,7 @@ class SweepToolTest(unittest.TestCase):
                                           self.path("out")])
         self.assertEqual(read(self.path("out", "runlist")), read(runlist))
 
-    def test_submit_refuses_other_runlist_in_same_directory(self):
+    def test_submit_rejects_other_runlist_in_directory(self):
         env = self.fake_sbatch_env()
         self.assertEqual(self.sweep("submit", self.runlist("a %s\n" % CONFIG), "--out", self.path("out"),
                                     "--no-dry-run", env=env).returncode, 0)

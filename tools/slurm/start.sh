@@ -4,10 +4,10 @@
 #
 #   tools/slurm/start.sh STATE_DIR [CTLD_PORT]
 #
-# Writes STATE_DIR/slurm.conf (from slurm.conf.in), keeps every state, log
-# and PID file in STATE_DIR, and records each daemon it started as
-# "name pid" in STATE_DIR/pids; tools/slurm/stop.sh STATE_DIR stops exactly
-# those.  A munged that already answers is used and not recorded.  slurmd
+# Writes STATE_DIR/slurm.conf (from slurm.conf.in) and keeps every state,
+# log and PID file in STATE_DIR.  Each daemon it starts is recorded as
+# "name pid" in STATE_DIR/pids, so that tools/slurm/stop.sh STATE_DIR stops
+# exactly those.  A munged that already responds is used and not recorded.  slurmd
 # listens on CTLD_PORT + 1 (default ports 6817 and 6818).  Clients find this
 # SLURM through the environment variable printed at the end:
 #   export SLURM_CONF=STATE_DIR/slurm.conf
@@ -43,7 +43,7 @@ PATH=$PATH:/usr/sbin
 pids=$state/pids
 : > "$pids"
 
-# 1. Configuration: this host, its CPUs and 90% of the memory slurmd sees.
+# 1. Configuration: this host, its CPUs and 90% of the memory that slurmd -C reports.
 host=$(hostname -s)
 cpus=$(nproc)
 memory=$(slurmd -C | sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p')
@@ -64,7 +64,7 @@ else
   chmod 0700 /etc/munge
   chmod 0400 /etc/munge/munge.key
   chmod 0755 /run/munge
-  # --force: munged refuses to start under a world-writable /tmp without it.
+  # --force: without it munged does not start under a world-writable /tmp.
   runuser -u munge -- munged --force
   for _ in $(seq 1 50); do
     [ -s /run/munge/munged.pid ] && munge -n 2>/dev/null | unmunge >/dev/null 2>&1 && break
@@ -99,7 +99,7 @@ for _ in $(seq 1 120); do
   sleep 0.5
 done
 if [ "$(sinfo -h -N -o %t 2>/dev/null | head -1)" != "idle" ]; then
-  echo "start.sh: error: node $host did not become idle within 60 s; sinfo says:" >&2
+  echo "start.sh: error: node $host did not become idle within 60 s; sinfo reports:" >&2
   sinfo -N >&2 || true
   tail -20 "$state/slurmctld.log" "$state/slurmd.log" >&2 || true
   exit 1
