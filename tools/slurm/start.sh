@@ -45,7 +45,8 @@ pids=$state/pids
 
 # 1. Configuration: this host, its CPUs and 90% of the memory that slurmd -C reports.
 host=$(hostname -s)
-cpus=$(nproc)
+# getconf, not nproc: nproc honours OMP_NUM_THREADS, which test environments set to 1
+cpus=$(getconf _NPROCESSORS_ONLN)
 memory=$(slurmd -C | sed -n 's/.*RealMemory=\([0-9]*\).*/\1/p')
 memory=$((memory * 9 / 10))
 mkdir -p "$state/ctld" "$state/spool"
