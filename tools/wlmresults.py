@@ -38,11 +38,6 @@ import numpy as np
 import wlmsnapshots
 from wlmsnapshots import InputError
 
-MODEL_KEYS = ("raw", "ema")
-BASELINE_KEYS = ("persistence", "freestream", "persistence_last")
-DISTANCE_KEYS = MODEL_KEYS + BASELINE_KEYS
-
-
 class Parser(argparse.ArgumentParser):
     """Argument parser whose usage errors are one line with exit status 2, like input errors."""
 
@@ -186,10 +181,10 @@ def read_metrics(path):
     """Read metrics.jsonl into (train records, eval records), each a list of dicts in step order.
 
     A run continued with -wlm_restart appends records for steps that the
-    first run may already have logged after its last checkpoint; a record
-    replaces every earlier record of the same kind at the same or a later
-    step.  A last line without its newline (a run writing it right now) is
-    skipped.
+    first run may already have logged after its last checkpoint.  So a
+    record replaces every earlier record of the same kind at the same or a
+    later step.  A last line without its newline (a run writing it right
+    now) is skipped.
     """
     if os.path.isdir(path):
         path = os.path.join(path, "metrics.jsonl")
@@ -240,7 +235,7 @@ class Run:
         self.name = os.path.basename(os.path.normpath(os.path.abspath(directory)))
         self.train, self.evals = read_metrics(metrics)
         if not self.train and not self.evals:
-            raise InputError("%s holds no metrics records yet; has the run started?" % metrics)
+            raise InputError("%s contains no metrics records yet; has the run started?" % metrics)
         options = os.path.join(directory, "options.txt")
         self.options = read_options(options) if os.path.isfile(options) else {}
         self.info = {}
@@ -263,7 +258,19 @@ class Run:
 
     @property
     def train_seconds(self):
-        return max([r.get("elapsed") or 0.0 for r in self.train + self.evals])
+        """Training time in seconds, evaluations excluded.
+
+        wlm_mpi starts this clock again at 0 when a run continues with
+        -wlm_restart, so the last value of each such segment is added up.
+        """
+        records = self.train or self.evals
+        total, previous = 0.0, 0.0
+        for record in records:
+            elapsed = record.get("elapsed") or 0.0
+            if elapsed < previous:
+                total += previous
+            previous = elapsed
+        return total + previous
 
     @property
     def protocol(self):
@@ -283,12 +290,12 @@ class Run:
         return os.path.join(self.path, "predictions_%s.h5" % weights)
 
 
-def test_snapshots(evaluation, protocol):
-    """Snapshot indices scored as test snapshots by an eval record.
+def scored_test_snapshots(evaluation, protocol):
+    """Return the indices of the test snapshots scored by an eval record.
 
     Interpolation scores only held-out snapshots.  A forecast scores every
-    snapshot after the first training one, and persistence_last holds
-    exactly the test entries.
+    snapshot after the first training one, and only its test entries have a
+    persistence_last value.
     """
     keys = evaluation["raw"]["w1"].keys()
     if protocol == "forecast" and "persistence_last" in evaluation:
@@ -302,19 +309,15 @@ def snapshot_w1(evaluation, key, snapshot):
     return None if value is None else float(value)
 
 
-def friction_of(record, weights="raw"):
-    return record.get("friction_ema" if weights == "ema" and "friction_ema" in record else "friction")
-
-
 # ---------------------------------------------------------------------------
 # Observed data and predictions
 
 def find_data(source, near, explicit=None):
     """Locate the observed snapshot file of a run.
 
-    source is the path recorded by wlm_mpi (relative to the directory it
-    ran in); it is tried as given, then below each parent of near (the run
-    directory or the prediction file), since runs usually sit below the
+    source is the path recorded by wlm_mpi, relative to the directory it
+    ran in.  It is tried as given, then below each parent of near (the run
+    directory or the prediction file), because runs usually sit below the
     directory they were started from.  explicit (--data) wins.
     """
     if explicit:
@@ -355,7 +358,7 @@ def predicted_indices(pred):
         return None
     indices = parse_list(str(text), int, "predicted_snapshots")
     if len(indices) != len(pred.times):
-        raise InputError("predicted_snapshots lists %d snapshots but the file holds %d" % (len(indices), len(pred.times)))
+        raise InputError("predicted_snapshots lists %d snapshots but the file contains %d" % (len(indices), len(pred.times)))
     return indices
 
 
@@ -372,7 +375,7 @@ def paired_rollout(snap, path):
     """
     starts = rollout_starts(snap)
     if starts is not None and len(set(starts)) > 1:
-        raise InputError("%s holds separate rollouts started from snapshots %s, not one rollout; "
+        raise InputError("%s contains separate rollouts started from snapshots %s, not one rollout; "
                          "write one with wlm_mpi -wlm_mode forecast -wlm_checkpoint FILE" % (path, ",".join(map(str, starts))))
     counts = snap.counts
     if snap.ids is None and counts.min() != counts.max():

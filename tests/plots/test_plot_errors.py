@@ -62,7 +62,7 @@ class InvalidInput(ToolTest):
         self.plot_rejects("format = 'wlm-checkpoint'", "animate", os.path.join(self.run_dir, "checkpoint.h5"), "-o", self.path("out.gif"))
 
     def test_trajectories_need_one_rollout(self):
-        self.plot_rejects("holds separate rollouts started from snapshots 1,4", "trajectories", os.path.join(self.run_dir, "predictions_raw.h5"),
+        self.plot_rejects("contains separate rollouts started from snapshots 1,4", "trajectories", os.path.join(self.run_dir, "predictions_raw.h5"),
                           "-o", self.image)
 
     def test_arrows_need_velocities(self):

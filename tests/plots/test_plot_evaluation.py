@@ -112,15 +112,20 @@ class EvaluationOutputs(ToolTest):
                   "-o", self.path("panels.png"), size=(1000, 400))
 
     def test_metrics_restart_keeps_latest(self):
-        path = self.path("restart.jsonl")
+        # a first run logged steps 5 to 15 and checkpointed at 5; the restarted run repeats 10 and 15 with its clock from 0
+        os.makedirs(self.path("restarted"))
+        path = self.path("restarted", "metrics.jsonl")
         with open(path, "w") as f:
-            for step, loss in ((5, 1.0), (10, 0.9), (15, 0.8), (10, 0.5), (15, 0.4), (20, 0.3)):
-                f.write(json.dumps({"step": step, "kind": "train", "loss": loss}) + "\n")
+            for step, loss, elapsed in ((5, 1.0, 0.5), (10, 0.9, 1.0), (15, 0.8, 1.5), (10, 0.5, 0.25), (15, 0.4, 0.5), (20, 0.3, 0.75)):
+                f.write(json.dumps({"step": step, "kind": "train", "loss": loss, "elapsed": elapsed}) + "\n")
             f.write('{"step": 25, "kind": "tra')
         train_records, evals = wlmresults.read_metrics(path)
         self.assertEqual([r["step"] for r in train_records], [5, 10, 15, 20])
         self.assertEqual([r["loss"] for r in train_records], [1.0, 0.5, 0.4, 0.3])
         self.assertEqual(evals, [])
+        run = wlmresults.Run(self.path("restarted"))
+        self.assertEqual(run.steps, 20)
+        self.assertAlmostEqual(run.train_seconds, 0.5 + 0.75)
 
     def test_summary_text(self):
         result = run_tool(SUMMARY, self.interp, self.forecast)
