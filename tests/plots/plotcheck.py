@@ -1,9 +1,9 @@
 """Helpers of the tests of tools/wlm-plot and tools/wlm-summary.
 
 The tests produce real outputs with wlm_mpi on the small ocean vortex data
-(9 snapshots of 111 drifters in 2-D), run the tools on them in a temporary
-directory, and read the images back: the pixel size from the PNG or GIF
-header (standard library only) and the colors with matplotlib.
+(9 snapshots of 111 drifters in 2-D) and run the tools on them in a
+temporary directory.  They read the images back: the pixel size from the
+PNG or GIF header (standard library only) and the colors with matplotlib.
 
 Every test program takes the same arguments:
   TOOLS_DIR WLM_MPI MPIEXEC OCEAN_SMALL_H5 [WLM_GENERATE]

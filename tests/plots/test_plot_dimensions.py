@@ -1,9 +1,9 @@
 """Tests of wlm-plot on a population in 3-D: projections for the clouds and paths, and the rejected potential plot.
 
 wlm_generate writes 4 snapshots of 40 particles of a damped harmonic system
-in 3-D; wlm_mpi trains on them for a few steps, rolls the first snapshot
-out and probes the potential, which is then a slice through the population
-mean that the potential plot must reject with one line.
+in 3-D.  wlm_mpi trains on them for a few steps, rolls the first snapshot
+out and probes the potential.  In 3-D the probe is a slice through the
+population mean, which the potential plot must reject with one line.
 
 Usage: test_plot_dimensions.py TOOLS_DIR WLM_MPI MPIEXEC OCEAN_SMALL_H5 WLM_GENERATE
 """

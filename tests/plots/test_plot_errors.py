@@ -94,6 +94,12 @@ class InvalidInput(ToolTest):
         self.plot_rejects("has no metrics.jsonl", "curves", self.dir, "-o", self.image)
         self.reject(SUMMARY, "has no metrics.jsonl", self.dir)
 
+    def test_run_still_training(self):
+        running = self.path("running")
+        os.makedirs(running)
+        shutil.copy(os.path.join(self.run_dir, "metrics.jsonl"), running)
+        self.plot_rejects("has no predictions_ema.h5 yet; wlm_mpi writes the predictions when training ends", "snapshots", running, "-o", self.image)
+
     def test_corrupt_metrics(self):
         metrics = self.path("bad", "metrics.jsonl")
         os.makedirs(os.path.dirname(metrics))

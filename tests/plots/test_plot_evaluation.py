@@ -3,7 +3,7 @@
 One run interpolates the held-out snapshots 1, 3, 5 and 7 of the small
 ocean data (2 ranks), the other forecasts with 60% of the snapshots for
 training (1 rank).  The figures must have the expected pixel size and
-content; the W1 values in the panel titles and the tables must be those of
+content.  The W1 values in the panel titles and the tables must be those of
 metrics.jsonl, and POT (ot.emd2) must find the same exact W1 between the
 predicted and observed clouds as wlm did.
 
