@@ -136,7 +136,8 @@ static PetscErrorCode WLMTrainerSetFromOptions_Forecast(WLMTrainer tr, PetscOpti
   PetscOptionsHeadEnd();
   PetscOptionsHeadBegin(PetscOptionsObject, "Probe mode (the population is the snapshot -wlm_forecast_start; weights follow -wlm_forecast_ema)");
   ngrid = 2;
-  PetscCall(PetscOptionsIntArray("-wlm_probe_grid", "Grid points along the first two coordinates, nx,ny", "", tr->probe_grid, &ngrid, NULL));
+  PetscCall(PetscOptionsIntArray("-wlm_probe_grid", "Grid points along the first two coordinates, nx,ny (one value: a square grid)", "", tr->probe_grid, &ngrid, &set));
+  if (set && ngrid == 1) tr->probe_grid[1] = tr->probe_grid[0];
   nbounds = 4;
   PetscCall(PetscOptionsRealArray("-wlm_probe_bounds", "Grid bounds xmin,xmax,ymin,ymax (default: the population's bounding box plus 10%)", "", tr->probe_bounds, &nbounds, &tr->probe_bounds_set));
   PetscCheck(!tr->probe_bounds_set || (nbounds == 4 && tr->probe_bounds[0] < tr->probe_bounds[1] && tr->probe_bounds[2] < tr->probe_bounds[3]), PetscObjectComm((PetscObject)tr), PETSC_ERR_ARG_WRONG, "-wlm_probe_bounds needs four values xmin,xmax,ymin,ymax with xmin < xmax and ymin < ymax");
