@@ -6,7 +6,8 @@
 
    Layout (HDF5, written by rank 0 under a temporary name, then renamed):
      /               attributes format = "wlm-checkpoint", version, step, seed,
-                     batch_rollouts, data, learn_friction, friction0, adam_t
+                     batch_rollouts, data, learn_friction, friction0, adam_t,
+                     train_seconds (training time so far, excluding evaluations)
      /model          the potential with the current weights (WLMPotentialSave)
      /optimizer      datasets params, m, v, ema [nparams]
 */
@@ -31,6 +32,7 @@ static PetscErrorCode WriteCheckpointFile(WLMTrainer tr, const char path[])
   PetscCall(WLMH5WriteAttributeInt(file, "learn_friction", tr->learn_friction));
   PetscCall(WLMH5WriteAttributeReal(file, "friction0", tr->friction0));
   PetscCall(WLMH5WriteAttributeInt(file, "adam_t", tr->opt->t));
+  PetscCall(WLMH5WriteAttributeReal(file, "train_seconds", tr->train_seconds));
 
   WLMCallHDF5Return(group, "model", H5Gcreate2, (file, "model", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
   PetscCall(WLMPotentialSave(tr->pot, group));
@@ -124,6 +126,7 @@ PetscErrorCode WLMTrainerLoadCheckpoint(WLMTrainer tr, const char path[])
 
   PetscCall(WLMH5ReadAttributeInt(file, "step", &step));
   PetscCall(WLMH5ReadAttributeInt(file, "adam_t", &adam_t));
+  PetscCall(WLMH5ReadAttributeReal(file, "train_seconds", &tr->train_seconds));
   WLMCallHDF5Return(group, "optimizer", H5Gopen2, (file, "optimizer", H5P_DEFAULT));
   PetscCall(WLMH5ReadDatasetReal(group, "params", 1, dims, tr->params));
   PetscCall(WLMH5ReadDatasetReal(group, "m", 1, dims, tr->opt->m));

@@ -128,6 +128,7 @@ static void JsonEntries(FILE *fp, const WLMEvalResults *e, const WLMEvalEntry *e
     fprintf(fp, "}");
   }
   for (PetscInt i = 0; i < e->n; i++) {
+    if (test_only && !entries[i].test) continue;
     sum[entries[i].test] += entries[i].w1;
     count[entries[i].test]++;
   }

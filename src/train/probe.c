@@ -13,6 +13,9 @@
    grid spans the first two coordinates and the others are held at the mean of
    the population.  Grid rows are spread over the ranks.
 
+   The population is snapshot -wlm_forecast_start of -wlm_data (the first
+   training snapshot by default); -wlm_forecast_initial is rejected here.
+
    Output (HDF5): group /probe with x [nx], y [ny], potential [ny][nx],
    acceleration [ny][nx][d], population [N][d], attributes snapshot, time,
    weights ("raw" or "ema").
@@ -94,6 +97,7 @@ PetscErrorCode WLMTrainerProbe(WLMTrainer tr)
   char           tmp[PETSC_MAX_PATH_LEN + 32];
 
   PetscFunctionBeginUser;
+  PetscCheck(!tr->forecast_initial[0], comm, PETSC_ERR_SUP, "The probe takes its population from -wlm_data; pick the snapshot with -wlm_forecast_start instead of -wlm_forecast_initial");
   PetscCheck(dim >= 2, comm, PETSC_ERR_SUP, "The probe grid needs at least 2 dimensions; the data has %" PetscInt_FMT, dim);
   PetscCheck(nx >= 2 && ny >= 2, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wlm_probe_grid %" PetscInt_FMT ",%" PetscInt_FMT " is too small; use at least 2,2", nx, ny);
   PetscCheck(s >= 0 && s < tr->nsnap, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wlm_forecast_start %" PetscInt_FMT " is out of range; the data has snapshots 0..%" PetscInt_FMT, s, tr->nsnap - 1);
