@@ -291,7 +291,7 @@ PetscErrorCode WLMLossCompute(WLMLoss loss, PetscInt n, const PetscReal x[], con
   if (loss->blur == (PetscReal)PETSC_DEFAULT && loss->needs_blur) {
     PetscCall(WLMLossBlurFromSample(loss, cl->M, WLM_LOSS_BLUR_SAMPLE, cl->yt, &loss->blur_used));
     PetscCall(PetscInfo(loss, "Blur estimated from the observed cloud: %g\n", (double)loss->blur_used));
-  } else loss->blur_used = loss->blur;
+  } else if (loss->blur != (PetscReal)PETSC_DEFAULT) loss->blur_used = loss->blur;
   PetscCall((*loss->ops->compute)(loss, value, cl->gradient ? gradx : NULL));
   PetscCall(PetscLogEventEnd(WLMLOSS_Compute, loss, 0, 0, 0));
   PetscCheck(!PetscIsInfOrNanReal(*value), PetscObjectComm((PetscObject)loss), PETSC_ERR_FP, "Loss of type %s is %g for blur %g; the clouds or the blur are outside the range the loss can represent", ((PetscObject)loss)->type_name, (double)*value, (double)loss->blur_used);
