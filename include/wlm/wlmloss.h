@@ -47,6 +47,7 @@ PETSC_EXTERN PetscErrorCode WLMLossView(WLMLoss, PetscViewer);
 PETSC_EXTERN PetscErrorCode WLMLossDestroy(WLMLoss *);
 
 PETSC_EXTERN PetscErrorCode WLMLossCompute(WLMLoss, PetscInt, const PetscReal[], const PetscReal[], PetscInt, const PetscReal[], const PetscReal[], PetscReal *, PetscReal[]);
+PETSC_EXTERN PetscErrorCode WLMLossComputeWithMassGradient(WLMLoss, PetscInt, const PetscReal[], const PetscReal[], PetscInt, const PetscReal[], const PetscReal[], PetscReal *, PetscReal[], PetscReal[]);
 PETSC_EXTERN PetscErrorCode WLMLossEstimateBlur(MPI_Comm, PetscInt, PetscInt, const PetscReal[], PetscInt, uint64_t, PetscReal *);
 
 PETSC_EXTERN PetscErrorCode WLMLossSinkhornSetTolerances(WLMLoss, PetscReal, PetscInt);

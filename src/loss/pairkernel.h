@@ -78,7 +78,7 @@ WLM_INLINE void SquaredDistances(PetscInt dim, const PetscReal *r, PetscInt rstr
   }
 }
 
-/* Pair weights e (and gradient weights h when h is not NULL) of one row against nj columns; c holds squared distances on input. */
+/* Pair weights e (and gradient weights h when h is not NULL) of one row against nj columns, from the squared distances in c; the p = 1 kernel replaces them by the distances. */
 WLM_INLINE void PairWeights(WLMPairKernel kernel, PetscReal scale, PetscReal F, const PetscReal *G, PetscInt nj, PetscReal *restrict c, PetscReal *restrict e, PetscReal *restrict h)
 {
   switch (kernel) {
@@ -218,7 +218,7 @@ static void PairRowBlock(const WLMLossPairPass *pp, PetscInt dim, PetscInt i0, P
       if (grad) {
         PetscReal hsum = 0;
 
-        /* from here on e holds w_j h_j */
+        /* from here on e contains w_j h_j */
 #pragma omp simd reduction(+ : hsum)
         for (PetscInt j = 0; j < nj; j++) {
           e[j] = w[j] * h[j];

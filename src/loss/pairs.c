@@ -1,30 +1,31 @@
 /*
    Tiled pair sums over two point clouds, the kernel of every loss type (see
-   wlm/private/lossimpl.h for the sums).  No N x M matrix is stored: a work unit
-   is a block of rows, and for each block of WLM_PAIR_COLUMNS columns the costs,
-   pair weights and sums are computed in small buffers that stay in the L1
-   cache, in loops that the compiler vectorizes.
+   wlm/private/lossimpl.h for the sums).  No N x M matrix is stored.  A work
+   unit is a block of rows.  For each block of WLM_PAIR_COLUMNS columns, the
+   costs, pair weights and sums of one row are computed in small buffers that
+   stay in the L1 cache, in loops that the compiler vectorizes.
 
    Work is split in two levels: the units of all passes are cut into one
    contiguous range per rank with equal pair counts, then each rank's range
    into one range per OpenMP thread.  Each thread adds into its own copy of the
-   sums; the copies are added in thread order and then over the ranks with
+   sums.  The copies are added in thread order and then over the ranks with
    MPI_Allreduce, so the result depends on the rank and thread counts only
    through the order of the additions.
 
-   The Sinkhorn kernels exponentiate F_i + G_j - cost/eps without subtracting a
-   row maximum: with the dual potentials of the current or previous eps this
-   exponent stays of order log(N M), so partial sums can be added across
-   threads and ranks directly.  A sum that leaves [1e-280, 1e280] (first
-   iterations from poor potentials, extreme weights) is recomputed by
-   WLMLossPairLogSumExact(), which subtracts the maximum exponent first.
+   The Sinkhorn kernels exponentiate F_i + G_j - cost/eps without subtracting
+   a row maximum.  Near the optimum of the current or the previous eps, the
+   terms are entries of a transport plan divided by a_i b_j, so the largest
+   term of a row or column is of order 1 to N M, and partial sums can be
+   added across threads and ranks directly.  A sum that leaves [1e-280,
+   1e280] (first steps from poor potentials, extreme masses) is recomputed
+   by WLMLossPairLogSumExact(), which subtracts the maximum exponent first.
 */
 #include <wlm/private/lossimpl.h>
 #if defined(_OPENMP)
   #include <omp.h>
 #endif
 
-/* Columns per cache block: costs, weights and three buffers of this length fit in a 32 KiB L1 cache for dim <= 8. */
+/* Columns per cache block: the block's data and work buffers take (dim + 6) 2 KiB without gradients, within a 32 KiB L1 cache up to dim 10. */
 #define WLM_PAIR_COLUMNS 256
 
 #define WLM_INLINE static inline __attribute__((always_inline))
@@ -159,7 +160,7 @@ static PetscErrorCode PairUnits(WLMLoss loss, PetscInt npass, const WLMLossPairP
   PetscFunctionReturn(0);
 }
 
-/* Range [begin, end) of the units u0 <= u < u1 that part q of nparts gets: each unit goes to the part that holds the middle of its work. */
+/* Range [begin, end) of the units u0 <= u < u1 that part q of nparts gets: each unit goes to the part that contains the middle of its work. */
 static void SplitUnits(const WLMLossPairUnit *units, PetscInt u0, PetscInt u1, PetscInt q, PetscInt nparts, PetscInt *begin, PetscInt *end)
 {
   PetscReal total = 0, before = 0;
@@ -215,8 +216,8 @@ static PetscErrorCode Reserve(PetscReal **buf, PetscInt *cap, PetscInt len)
 
   Collective
 
-  On return every rank holds the complete sums; pass[p].rowsum, colsum and grad
-  point into the loss workspace and stay valid until the next call.
+  On return every rank has the complete sums.  pass[p].rowsum, colsum and
+  grad point into the loss workspace and stay valid until the next call.
 */
 PetscErrorCode WLMLossPairSums(WLMLoss loss, PetscInt npass, WLMLossPairPass pass[])
 {

@@ -221,7 +221,7 @@ static PetscReal SinkhornUpdate(Sinkhorn *sk, PetscInt N, PetscInt M, PetscBool 
   return change;
 }
 
-static PetscErrorCode WLMLossCompute_Sinkhorn(WLMLoss loss, PetscReal *value, PetscReal gradx[])
+static PetscErrorCode WLMLossCompute_Sinkhorn(WLMLoss loss, PetscReal *value, PetscReal gradx[], PetscReal massgrad[])
 {
   Sinkhorn            *sk = (Sinkhorn *)loss->data;
   const WLMLossClouds *cl = &loss->clouds;
@@ -237,6 +237,7 @@ static PetscErrorCode WLMLossCompute_Sinkhorn(WLMLoss loss, PetscReal *value, Pe
     /* every particle of both clouds sits at one point: S = 0 and the gradient vanishes */
     *value = 0;
     if (gradx) PetscCall(PetscArrayzero(gradx, cl->n * cl->dim));
+    if (massgrad) PetscCall(PetscArrayzero(massgrad, N));
     PetscFunctionReturn(0);
   }
   PetscCall(SinkhornReserve(sk, N, M, cl->dim));
@@ -269,6 +270,8 @@ static PetscErrorCode WLMLossCompute_Sinkhorn(WLMLoss loss, PetscReal *value, Pe
   for (PetscInt i = 0; i < N; i++) S += cl->a[i] * (sk->f[i] - sk->fa[i]);
   for (PetscInt j = 0; j < M; j++) S += cl->b[j] * (sk->g[j] - sk->gb[j]);
   *value = S;
+  /* dS/da_i = f_i - fa_i: the dual objective is linear in a, and its exponential term contributes nothing at the optimum */
+  for (PetscInt i = 0; massgrad && i < N; i++) massgrad[i] = sk->f[i] - sk->fa[i];
   PetscCall(PetscLogFlops(3.0 * (N + M)));
   PetscFunctionReturn(0);
 }

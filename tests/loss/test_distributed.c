@@ -1,8 +1,8 @@
 /*
    Losses on a communicator of several ranks: each rank passes a block of
    rows of both clouds (uneven blocks, some empty), and the value and the
-   gradient of its block must equal those of one rank holding everything, up
-   to the order of the additions.  Also the errors that only a split can
+   position and mass gradients of its block must equal those of one rank
+   that has everything, up to the order of the additions.  Also the errors that only a split can
    cause: ranks that disagree on the dimension or on passing masses, and bad
    data on one rank, which every rank must report.
 */
@@ -46,26 +46,34 @@ static void CheckSplit(WLMLossType type, PetscBool blur)
 {
   for (size_t c = 0; c < sizeof(loss_fixtures) / sizeof(loss_fixtures[0]); c++) {
     const LossFixture *fx = &loss_fixtures[c];
-    PetscReal          vone, vall, gone[500], gall[500], err = 0, norm = 0;
+    PetscReal          vone, vall, gone[500], gall[500], aone[100], aall[100], err = 0, norm = 0, aerr = 0, anorm = 0;
     PetscInt           x0, x1, y0, y1;
     WLMLoss            one, all;
 
     ck_assert_int_le(fx->N * fx->dim, 500);
+    ck_assert_int_le(fx->N, 100);
     Block(fx->N, PETSC_TRUE, &x0, &x1);
     Block(fx->M, PETSC_FALSE, &y0, &y1);
     WLMTestCall(CreateLoss(PETSC_COMM_SELF, type, fx, blur, &one));
     WLMTestCall(CreateLoss(PETSC_COMM_WORLD, type, fx, blur, &all));
-    WLMTestCall(WLMLossCompute(one, fx->N, fx->x, fx->a, fx->M, fx->y, fx->b, &vone, gone));
-    WLMTestCall(WLMLossCompute(all, x1 - x0, fx->x + x0 * fx->dim, fx->a ? fx->a + x0 : NULL, y1 - y0, fx->y + y0 * fx->dim, fx->b ? fx->b + y0 : NULL, &vall, gall));
+    WLMTestCall(WLMLossComputeWithMassGradient(one, fx->N, fx->x, fx->a, fx->M, fx->y, fx->b, &vone, gone, aone));
+    WLMTestCall(WLMLossComputeWithMassGradient(all, x1 - x0, fx->x + x0 * fx->dim, fx->a ? fx->a + x0 : NULL, y1 - y0, fx->y + y0 * fx->dim, fx->b ? fx->b + y0 : NULL, &vall, gall, aall));
     ck_assert_msg(WLMTestRelativeError(vone, vall, 0) < 1e-12, "%s, %s: value on %d ranks %.16g, on one rank %.16g", type, fx->name, wlm_test_size, (double)vall, (double)vone);
     for (PetscInt i = 0; i < (x1 - x0) * fx->dim; i++) {
       err  = PetscMax(err, PetscAbsReal(gall[i] - gone[x0 * fx->dim + i]));
       norm = PetscMax(norm, PetscAbsReal(gone[x0 * fx->dim + i]));
     }
+    for (PetscInt i = 0; i < x1 - x0; i++) {
+      aerr  = PetscMax(aerr, PetscAbsReal(aall[i] - aone[x0 + i]));
+      anorm = PetscMax(anorm, PetscAbsReal(aone[x0 + i]));
+    }
     /* every rank must reach the same verdict, or the failing rank would leave the others waiting in the next collective call */
-    err = norm > 0 ? err / norm : err;
+    err  = norm > 0 ? err / norm : err;
+    aerr = anorm > 0 ? aerr / anorm : aerr;
     MPI_Allreduce(MPI_IN_PLACE, &err, 1, MPIU_REAL, MPI_MAX, PETSC_COMM_WORLD);
+    MPI_Allreduce(MPI_IN_PLACE, &aerr, 1, MPIU_REAL, MPI_MAX, PETSC_COMM_WORLD);
     ck_assert_msg(err <= 1e-11, "%s, %s: gradient on %d ranks differs by %g relative to its largest entry", type, fx->name, wlm_test_size, (double)err);
+    ck_assert_msg(aerr <= 1e-10, "%s, %s: mass gradient on %d ranks differs by %g relative to its largest entry", type, fx->name, wlm_test_size, (double)aerr);
     WLMTestCall(WLMLossDestroy(&one));
     WLMTestCall(WLMLossDestroy(&all));
   }

@@ -123,6 +123,43 @@ START_TEST(test_mmd_gradient)
 }
 END_TEST
 
+/* Gradient with respect to the masses as passed against central differences, h = 1e-6. */
+START_TEST(test_mmd_mass_gradient)
+{
+  const PetscInt    N = 10, M = 13, dim = 3;
+  const PetscReal   h = 1e-6;
+  const WLMLossType types[2] = {WLMLOSSMMDGAUSSIAN, WLMLOSSENERGY};
+  PetscReal         x[30], y[39], a[10], b[13], grada[10], v, vp, vm;
+
+  RandomCloud(61, N * dim, 1.0, 0.0, x);
+  RandomCloud(62, M * dim, 0.8, 0.4, y);
+  RandomMasses(63, N, a);
+  RandomMasses(64, M, b);
+  for (PetscInt t = 0; t < 2; t++) {
+    PetscReal diff2 = 0, norm2 = 0;
+    WLMLoss   loss;
+
+    WLMTestCall(CreateLoss(types[t], dim, 0.7, &loss));
+    WLMTestCall(WLMLossComputeWithMassGradient(loss, N, x, a, M, y, b, &v, NULL, grada));
+    for (PetscInt i = 0; i < N; i++) {
+      const PetscReal ai = a[i];
+      PetscReal       fd;
+
+      a[i] = ai + h;
+      WLMTestCall(WLMLossCompute(loss, N, x, a, M, y, b, &vp, NULL));
+      a[i] = ai - h;
+      WLMTestCall(WLMLossCompute(loss, N, x, a, M, y, b, &vm, NULL));
+      a[i] = ai;
+      fd   = (vp - vm) / (2 * h);
+      diff2 += (fd - grada[i]) * (fd - grada[i]);
+      norm2 += fd * fd;
+    }
+    ck_assert_msg(PetscSqrtReal(diff2) <= 1e-6 * PetscSqrtReal(norm2), "%s: |mass gradient - finite differences| = %g, |finite differences| = %g", types[t], (double)PetscSqrtReal(diff2), (double)PetscSqrtReal(norm2));
+    WLMTestCall(WLMLossDestroy(&loss));
+  }
+}
+END_TEST
+
 /* Direct double sums over all pairs, independent of the tiled sums. */
 START_TEST(test_mmd_direct_sums)
 {
@@ -195,6 +232,7 @@ Suite *WLMTestSuite(void)
   tcase_add_test(tc, test_mmd_fixtures);
   tcase_add_test(tc, test_mmd_properties);
   tcase_add_test(tc, test_mmd_gradient);
+  tcase_add_test(tc, test_mmd_mass_gradient);
   tcase_add_test(tc, test_mmd_direct_sums);
   tcase_add_test(tc, test_mmd_default_blur);
   suite_add_tcase(s, tc);

@@ -75,7 +75,7 @@ int main(int argc, char **argv)
   PetscCallMPI(MPI_Comm_size(comm, &size));
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   if (dgemm_n > 0) {
-    PetscReal gflops;
+    PetscReal gflops = 0;
 
     PetscCall(DgemmRate(dgemm_n, &gflops));
     PetscCall(PetscPrintf(PETSC_COMM_WORLD, "dgemm n %" PetscInt_FMT " rate %.2f GFLOP/s\n", dgemm_n, (double)gflops));
