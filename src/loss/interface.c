@@ -206,7 +206,7 @@ PetscErrorCode WLMLossSetFromOptions(WLMLoss loss)
   if (flg || !((PetscObject)loss)->type_name) PetscCall(WLMLossSetType(loss, flg ? type : WLMLOSSSINKHORN));
   PetscCall(PetscOptionsInt("-wlm_loss_p", "Exponent p of the Sinkhorn cost |x - y|^p / p (1 or 2)", "WLMLossSetExponent", p, &p, &flg));
   if (flg) PetscCall(WLMLossSetExponent(loss, p));
-  PetscCall(PetscOptionsReal("-wlm_loss_blur", "Length scale in position units: eps = blur^p, or the Gaussian kernel width", "WLMLossSetBlur", blur, &blur, &flg));
+  PetscCall(PetscOptionsReal("-wlm_loss_blur", "Length scale in position units: eps = blur^p, or the Gaussian kernel width (-2, PETSC_DEFAULT: estimated from the observed cloud at every call)", "WLMLossSetBlur", blur, &blur, &flg));
   if (flg) PetscCall(WLMLossSetBlur(loss, blur));
   PetscCall(PetscOptionsReal("-wlm_loss_scaling", "Blur ratio between Sinkhorn annealing iterations, in (0, 1)", "WLMLossSetScaling", scaling, &scaling, &flg));
   if (flg) PetscCall(WLMLossSetScaling(loss, scaling));
@@ -317,9 +317,9 @@ static PetscErrorCode MassGradient(WLMLoss loss, const PetscReal phi[], PetscRea
   The loss depends on the masses through their normalization a_i / sum_k a_k,
   so grada is orthogonal to the masses: sum_i a_i grada_i = 0 over all ranks.
   For sinkhorn the derivative with respect to the normalized masses is f - fa,
-  the difference of the last dual potentials of OT(a, b) and OT(a, a)
-  (envelope theorem, exact at convergence like the position gradient); for
-  mmd_gaussian and energy it is exact.
+  the difference of the last dual potentials of OT(a, b) and OT(a, a).  Like
+  the position gradient it follows from the envelope theorem and is exact at
+  convergence.  For mmd_gaussian and energy it is exact.
 
 .seealso: WLMLossCompute()
 @*/
