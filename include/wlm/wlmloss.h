@@ -5,13 +5,14 @@
    sinkhorn      debiased Sinkhorn divergence with cost C(x, y) = |x - y|^p / p,
                  eps = blur^p:  S = OT_eps(a, b) - OT_eps(a, a)/2 - OT_eps(b, b)/2,
                  OT_eps(a, b) = max_{f,g} <a,f> + <b,g> - eps <a (x) b, exp((f (+) g - C)/eps) - 1>
-   mmd_gaussian  squared maximum mean discrepancy, Gaussian kernel of width blur
-   energy        energy distance, kernel -|x - y|
+   mmd_gaussian  squared maximum mean discrepancy, Gaussian kernel exp(-|x - y|^2 / (2 blur^2))
+   energy        energy distance 2 E|X - Y| - E|X - X'| - E|Y - Y'|, kernel -|x - y|
 
-   Weights are masses; NULL means uniform masses 1/N (1/M).  When the object's
+   Weights are masses; NULL means uniform masses 1/N (1/M), and given masses
+   are divided by their total, so each cloud has mass 1.  When the object's
    communicator has several ranks, each rank passes its own block of rows of
-   both clouds; the value is global and the gradient is returned for the local
-   block of x.
+   both clouds.  The value is global and the gradient is returned for the
+   local block of x.
 */
 #ifndef WLMLOSS_H
 #define WLMLOSS_H
@@ -47,6 +48,7 @@ PETSC_EXTERN PetscErrorCode WLMLossView(WLMLoss, PetscViewer);
 PETSC_EXTERN PetscErrorCode WLMLossDestroy(WLMLoss *);
 
 PETSC_EXTERN PetscErrorCode WLMLossCompute(WLMLoss, PetscInt, const PetscReal[], const PetscReal[], PetscInt, const PetscReal[], const PetscReal[], PetscReal *, PetscReal[]);
+PETSC_EXTERN PetscErrorCode WLMLossComputeWithMassGradient(WLMLoss, PetscInt, const PetscReal[], const PetscReal[], PetscInt, const PetscReal[], const PetscReal[], PetscReal *, PetscReal[], PetscReal[]);
 PETSC_EXTERN PetscErrorCode WLMLossSinkhornTransportMap(WLMLoss, PetscInt, const PetscReal[], const PetscReal[], PetscInt, const PetscReal[], const PetscReal[], PetscReal[]);
 PETSC_EXTERN PetscErrorCode WLMLossEstimateBlur(MPI_Comm, PetscInt, PetscInt, const PetscReal[], PetscInt, uint64_t, PetscReal *);
 

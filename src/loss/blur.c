@@ -6,9 +6,9 @@
 
    over a sample of at most nsample particles, with D the diagonal of the
    sample's bounding box.  The floor keeps the blur positive when more than
-   half of the sampled pairs coincide, and bounds the number of Sinkhorn
-   annealing iterations, which grows like log(D / blur) / log(1 / scaling)
-   (at most 66 with the floor and scaling 0.9).  The median is never above
+   half of the sampled pairs coincide.  It also bounds the number of Sinkhorn
+   annealing steps, which grows like log(D / blur) / log(1 / scaling): about
+   66 steps for a blur of 1e-3 D and scaling 0.9.  The median is never above
    D, so no ceiling is needed.
 
    The sample is drawn by selection sampling over the global particle

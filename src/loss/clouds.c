@@ -86,12 +86,13 @@ static PetscErrorCode CheckFinite(MPI_Comm comm, const char name[], PetscInt cou
   PetscFunctionReturn(0);
 }
 
-/* Turns gathered masses into weights of total 1 (or sets uniform weights when none were given). */
-static PetscErrorCode NormalizeMasses(MPI_Comm comm, const char name[], PetscInt count, PetscBool given, PetscReal w[])
+/* Turns gathered masses into weights of total 1 (or sets uniform weights when none were given); returns the total as given, count for uniform masses. */
+static PetscErrorCode NormalizeMasses(MPI_Comm comm, const char name[], PetscInt count, PetscBool given, PetscReal w[], PetscReal *given_total)
 {
   PetscReal total = 0;
 
   PetscFunctionBeginUser;
+  *given_total = count;
   if (!given) {
     for (PetscInt i = 0; i < count; i++) w[i] = 1.0 / (PetscReal)count;
     PetscFunctionReturn(0);
@@ -102,6 +103,7 @@ static PetscErrorCode NormalizeMasses(MPI_Comm comm, const char name[], PetscInt
   }
   PetscCheck(total > 0 && !PetscIsInfOrNanReal(total), comm, PETSC_ERR_ARG_OUTOFRANGE, "Total mass of %s is %g; it must be positive and finite", name, (double)total);
   for (PetscInt i = 0; i < count; i++) w[i] /= total;
+  *given_total = total;
   PetscFunctionReturn(0);
 }
 
@@ -150,6 +152,7 @@ PetscErrorCode WLMLossCloudsGather(WLMLoss loss, PetscInt n, const PetscReal x[]
   MPI_Comm       comm = PetscObjectComm((PetscObject)loss);
   WLMLossClouds *cl   = &loss->clouds;
   PetscInt       mine[INFO_COUNT], N = 0, M = 0, dim;
+  PetscReal      btotal;
   PetscMPIInt    size, rank;
 
   PetscFunctionBeginUser;
@@ -195,8 +198,8 @@ PetscErrorCode WLMLossCloudsGather(WLMLoss loss, PetscInt n, const PetscReal x[]
 
   PetscCall(CheckFinite(comm, "x", N, dim, cl->rows));
   PetscCall(CheckFinite(comm, "y", M, dim, cl->rows + N * dim));
-  PetscCall(NormalizeMasses(comm, "x", N, a ? PETSC_TRUE : PETSC_FALSE, cl->a));
-  PetscCall(NormalizeMasses(comm, "y", M, b ? PETSC_TRUE : PETSC_FALSE, cl->b));
+  PetscCall(NormalizeMasses(comm, "x", N, a ? PETSC_TRUE : PETSC_FALSE, cl->a, &cl->atotal));
+  PetscCall(NormalizeMasses(comm, "y", M, b ? PETSC_TRUE : PETSC_FALSE, cl->b, &btotal));
   Transpose(N, dim, cl->rows, cl->xt);
   Transpose(M, dim, cl->rows + N * dim, cl->yt);
   cl->diameter = BoundingDiagonal(cl);

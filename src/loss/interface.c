@@ -206,7 +206,7 @@ PetscErrorCode WLMLossSetFromOptions(WLMLoss loss)
   if (flg || !((PetscObject)loss)->type_name) PetscCall(WLMLossSetType(loss, flg ? type : WLMLOSSSINKHORN));
   PetscCall(PetscOptionsInt("-wlm_loss_p", "Exponent p of the Sinkhorn cost |x - y|^p / p (1 or 2)", "WLMLossSetExponent", p, &p, &flg));
   if (flg) PetscCall(WLMLossSetExponent(loss, p));
-  PetscCall(PetscOptionsReal("-wlm_loss_blur", "Length scale in position units: eps = blur^p, or the Gaussian kernel width", "WLMLossSetBlur", blur, &blur, &flg));
+  PetscCall(PetscOptionsReal("-wlm_loss_blur", "Length scale in position units: eps = blur^p, or the Gaussian kernel width (-2, PETSC_DEFAULT: estimated from the observed cloud at every call)", "WLMLossSetBlur", blur, &blur, &flg));
   if (flg) PetscCall(WLMLossSetBlur(loss, blur));
   PetscCall(PetscOptionsReal("-wlm_loss_scaling", "Blur ratio between Sinkhorn annealing iterations, in (0, 1)", "WLMLossSetScaling", scaling, &scaling, &flg));
   if (flg) PetscCall(WLMLossSetScaling(loss, scaling));
@@ -277,8 +277,53 @@ PetscErrorCode WLMLossSetUp(WLMLoss loss)
   Errors name the offending value: an empty cloud, positions that are not
   finite, a negative mass, a total mass that is not positive, ranks that
   disagree on the dimension.
+
+.seealso: WLMLossComputeWithMassGradient()
 @*/
 PetscErrorCode WLMLossCompute(WLMLoss loss, PetscInt n, const PetscReal x[], const PetscReal a[], PetscInt m, const PetscReal y[], const PetscReal b[], PetscReal *value, PetscReal gradx[])
+{
+  PetscFunctionBeginUser;
+  PetscCall(WLMLossComputeWithMassGradient(loss, n, x, a, m, y, b, value, gradx, NULL));
+  PetscFunctionReturn(0);
+}
+
+/* grada_i = d value / d (mass i as passed) for this rank's particles, from the derivatives phi with respect to the normalized masses. */
+static PetscErrorCode MassGradient(WLMLoss loss, const PetscReal phi[], PetscReal grada[])
+{
+  const WLMLossClouds *cl   = &loss->clouds;
+  PetscReal            mean = 0;
+
+  PetscFunctionBeginUser;
+  /* a_i = w_i / W gives d/dw_i = (phi_i - sum_k a_k phi_k) / W */
+  for (PetscInt k = 0; k < cl->N; k++) mean += cl->a[k] * phi[k];
+  for (PetscInt i = 0; i < cl->n; i++) grada[i] = (phi[cl->xstart + i] - mean) / cl->atotal;
+  PetscCall(PetscLogFlops(2.0 * cl->N + 2.0 * cl->n));
+  PetscFunctionReturn(0);
+}
+
+/*@
+  WLMLossComputeWithMassGradient - Computes the loss, its gradient with respect to the predicted positions, and its gradient with respect to the predicted masses.
+
+  Collective
+
+  Input Parameters: as for WLMLossCompute()
+
+  Output Parameters:
++ value - the loss, the same on every rank
+. gradx - d value / d x for this rank's particles [n][dim], or NULL
+- grada - d value / d a for this rank's masses [n] as passed, or NULL; with NULL masses, the derivatives with respect to masses that are all 1
+
+  Notes:
+  The loss depends on the masses through their normalization a_i / sum_k a_k,
+  so grada is orthogonal to the masses: sum_i a_i grada_i = 0 over all ranks.
+  For sinkhorn the derivative with respect to the normalized masses is f - fa,
+  the difference of the last dual potentials of OT(a, b) and OT(a, a).  Like
+  the position gradient it follows from the envelope theorem and is exact at
+  convergence.  For mmd_gaussian and energy it is exact.
+
+.seealso: WLMLossCompute()
+@*/
+PetscErrorCode WLMLossComputeWithMassGradient(WLMLoss loss, PetscInt n, const PetscReal x[], const PetscReal a[], PetscInt m, const PetscReal y[], const PetscReal b[], PetscReal *value, PetscReal gradx[], PetscReal grada[])
 {
   WLMLossClouds *cl = &loss->clouds;
 
@@ -291,8 +336,14 @@ PetscErrorCode WLMLossCompute(WLMLoss loss, PetscInt n, const PetscReal x[], con
   if (loss->blur == (PetscReal)PETSC_DEFAULT && loss->needs_blur) {
     PetscCall(WLMLossBlurFromSample(loss, cl->M, WLM_LOSS_BLUR_SAMPLE, cl->yt, &loss->blur_used));
     PetscCall(PetscInfo(loss, "Blur estimated from the observed cloud: %g\n", (double)loss->blur_used));
-  } else loss->blur_used = loss->blur;
-  PetscCall((*loss->ops->compute)(loss, value, cl->gradient ? gradx : NULL));
+  } else if (loss->blur != (PetscReal)PETSC_DEFAULT) loss->blur_used = loss->blur;
+  if (grada && cl->N > loss->capmassgrad) {
+    PetscCall(PetscFree(loss->massgrad));
+    PetscCall(PetscMalloc1(cl->N, &loss->massgrad));
+    loss->capmassgrad = cl->N;
+  }
+  PetscCall((*loss->ops->compute)(loss, value, cl->gradient ? gradx : NULL, grada ? loss->massgrad : NULL));
+  if (grada) PetscCall(MassGradient(loss, loss->massgrad, grada));
   PetscCall(PetscLogEventEnd(WLMLOSS_Compute, loss, 0, 0, 0));
   PetscCheck(!PetscIsInfOrNanReal(*value), PetscObjectComm((PetscObject)loss), PETSC_ERR_FP, "Loss of type %s is %g for blur %g; the clouds or the blur are outside the range the loss can represent", ((PetscObject)loss)->type_name, (double)*value, (double)loss->blur_used);
   PetscFunctionReturn(0);
@@ -339,6 +390,7 @@ PetscErrorCode WLMLossDestroy(WLMLoss *loss)
   PetscCall(WLMLossCloudsDestroy(&(*loss)->clouds));
   PetscCall(WLMLossPairWorkDestroy(&(*loss)->work));
   PetscCall(PetscFree((*loss)->blurwork));
+  PetscCall(PetscFree((*loss)->massgrad));
   PetscCall(PetscHeaderDestroy(loss));
   PetscFunctionReturn(0);
 }

@@ -20,7 +20,7 @@
 #include <wlm/private/lossimpl.h>
 
 /* MMD^2 with the kernel of the loss type; Gaussian when gaussian is true, energy otherwise. */
-static PetscErrorCode MMDCompute(WLMLoss loss, PetscBool gaussian, PetscReal *value, PetscReal gradx[])
+static PetscErrorCode MMDCompute(WLMLoss loss, PetscBool gaussian, PetscReal *value, PetscReal gradx[], PetscReal massgrad[])
 {
   const WLMLossClouds *cl  = &loss->clouds;
   const PetscInt       N = cl->N, M = cl->M, dim = cl->dim;
@@ -58,6 +58,12 @@ static PetscErrorCode MMDCompute(WLMLoss loss, PetscBool gaussian, PetscReal *va
   for (PetscInt j = 0; j < M; j++) kyy += cl->b[j] * (pass[2].rowsum[j] + (gaussian ? cl->b[j] : 0));
   /* the energy kernel is minus the distance that the pass sums */
   *value = gaussian ? kxx + kyy - 2 * kxy : 2 * kxy - kxx - kyy;
+  /* dMMD^2/da_i = 2 sum_k a_k k(x_i, x_k) - 2 sum_j b_j k(x_i, y_j) */
+  for (PetscInt i = 0; massgrad && i < N; i++) {
+    const PetscReal self = pass[1].rowsum[i] + (gaussian ? cl->a[i] : 0);
+
+    massgrad[i] = gaussian ? 2 * (self - pass[0].rowsum[i]) : 2 * (pass[0].rowsum[i] - self);
+  }
 
   if (gradx) {
     /* sum_j b_j h_ij (x_i - y_j) = x_i grad[0][i] - grad[1 + k][i]; grad_1 k = -(x - y) h / sigma^2 or -(x - y) h */
@@ -79,17 +85,17 @@ static PetscErrorCode MMDCompute(WLMLoss loss, PetscBool gaussian, PetscReal *va
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode WLMLossCompute_MMDGaussian(WLMLoss loss, PetscReal *value, PetscReal gradx[])
+static PetscErrorCode WLMLossCompute_MMDGaussian(WLMLoss loss, PetscReal *value, PetscReal gradx[], PetscReal massgrad[])
 {
   PetscFunctionBeginUser;
-  PetscCall(MMDCompute(loss, PETSC_TRUE, value, gradx));
+  PetscCall(MMDCompute(loss, PETSC_TRUE, value, gradx, massgrad));
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode WLMLossCompute_Energy(WLMLoss loss, PetscReal *value, PetscReal gradx[])
+static PetscErrorCode WLMLossCompute_Energy(WLMLoss loss, PetscReal *value, PetscReal gradx[], PetscReal massgrad[])
 {
   PetscFunctionBeginUser;
-  PetscCall(MMDCompute(loss, PETSC_FALSE, value, gradx));
+  PetscCall(MMDCompute(loss, PETSC_FALSE, value, gradx, massgrad));
   PetscFunctionReturn(0);
 }
 

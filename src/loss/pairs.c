@@ -1,229 +1,76 @@
 /*
    Tiled pair sums over two point clouds, the kernel of every loss type (see
-   wlm/private/lossimpl.h for the sums).  No N x M matrix is stored: a work unit
-   is a block of rows, and for each block of WLM_PAIR_COLUMNS columns the costs,
-   pair weights and sums are computed in small buffers that stay in the L1
-   cache, in loops that the compiler vectorizes.
+   wlm/private/lossimpl.h for the sums).  No N x M matrix is stored.  A work
+   unit is a block of rows.  For each block of WLM_PAIR_COLUMNS columns, the
+   costs, pair weights and sums of one row are computed in small buffers that
+   stay in the L1 cache, in loops that the compiler vectorizes.
 
    Work is split in two levels: the units of all passes are cut into one
    contiguous range per rank with equal pair counts, then each rank's range
    into one range per OpenMP thread.  Each thread adds into its own copy of the
-   sums; the copies are added in thread order and then over the ranks with
+   sums.  The copies are added in thread order and then over the ranks with
    MPI_Allreduce, so the result depends on the rank and thread counts only
    through the order of the additions.
 
-   The Sinkhorn kernels exponentiate F_i + G_j - cost/eps without subtracting a
-   row maximum: with the dual potentials of the current or previous eps this
-   exponent stays of order log(N M), so partial sums can be added across
-   threads and ranks directly.  A sum that leaves [1e-280, 1e280] (first
-   iterations from poor potentials, extreme weights) is recomputed by
-   WLMLossPairLogSumExact(), which subtracts the maximum exponent first.
+   The Sinkhorn kernels exponentiate F_i + G_j - cost/eps without subtracting
+   a row maximum.  Near the optimum of the current or the previous eps, the
+   terms are entries of a transport plan divided by a_i b_j, so the largest
+   term of a row or column is of order 1 to N M, and partial sums can be
+   added across threads and ranks directly.  A sum that leaves [1e-280,
+   1e280] (first steps from poor potentials, extreme masses) is recomputed
+   by WLMLossPairLogSumExact(), which subtracts the maximum exponent first.
 */
 #include <wlm/private/lossimpl.h>
 #if defined(_OPENMP)
   #include <omp.h>
 #endif
 
-/* Columns per cache block: costs, weights and three buffers of this length fit in a 32 KiB L1 cache for dim <= 8. */
+/* Columns per cache block: the block's data and work buffers take (dim + 6) 2 KiB without gradients, within a 32 KiB L1 cache up to dim 10. */
 #define WLM_PAIR_COLUMNS 256
 
-/*
-   On x86-64 the row-block kernel is compiled for AVX-512, AVX2+FMA and the
-   baseline, and the loader picks the best one for the CPU (GCC target_clones).
-*/
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && __GNUC__ >= 11
-  #define WLM_VECTOR_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-  #define WLM_VECTOR_CLONES
-#endif
 #define WLM_INLINE static inline __attribute__((always_inline))
+
+/*
+   The loops are compiled once per instruction set and the best copy for the
+   CPU is chosen at run time: on x86-64 with GCC, for x86-64-v4 (AVX-512),
+   x86-64-v3 (AVX2 and FMA) and the baseline.  A whole-file target pragma
+   is used rather than target_clones on one function, because GCC 12 did not
+   vectorize the inlined exponential of the AVX2 clone.
+*/
+typedef void (*PairRowBlockFn)(const WLMLossPairPass *, PetscInt, PetscInt, PetscInt, PetscReal *, PetscReal *, PetscReal *, PetscReal *);
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && __GNUC__ >= 12
+  #define WLM_PAIR_MULTIVERSION 1
+  #pragma GCC push_options
+  #pragma GCC target("arch=x86-64-v4")
+  #define WLM_PAIR_VARIANT(name) name##_V4
+  #include "pairkernel.h"
+  #undef WLM_PAIR_VARIANT
+  #pragma GCC pop_options
+  #pragma GCC push_options
+  #pragma GCC target("arch=x86-64-v3")
+  #define WLM_PAIR_VARIANT(name) name##_V3
+  #include "pairkernel.h"
+  #undef WLM_PAIR_VARIANT
+  #pragma GCC pop_options
+#endif
+#define WLM_PAIR_VARIANT(name) name##_Base
+#include "pairkernel.h"
+#undef WLM_PAIR_VARIANT
+
+/* The row-block kernel for the instruction set of this CPU. */
+static PairRowBlockFn SelectPairRowBlock(void)
+{
+#if defined(WLM_PAIR_MULTIVERSION)
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("x86-64-v4")) return PairRowBlock_V4;
+  if (__builtin_cpu_supports("x86-64-v3")) return PairRowBlock_V3;
+#endif
+  return PairRowBlock_Base;
+}
 
 /* Flops charged for one LossExp(): reduction 7, polynomial 24, scaling 1. */
 #define WLM_EXP_FLOPS 32
-
-/*
-   exp(x) for x in [-708, 709], with relative error below 4e-16 on that range;
-   inputs below -708 give exp(-708) and above 709 give exp(709), which the
-   range check of the sums then rejects.
-
-   Cody-Waite reduction x = k ln2 + r, |r| <= ln2/2, with ln2 split into a
-   32-bit head (so k * head is exact) and a tail; exp(r) by its Taylor
-   polynomial of degree 12, whose remainder is below 2e-16 there; 2^k built
-   in the exponent bits.  Written with plain arithmetic so that loops calling
-   it vectorize.
-*/
-WLM_INLINE PetscReal LossExp(PetscReal x)
-{
-  const PetscReal shift = 0x1.8p52, log2e = 1.4426950408889634074, ln2_head = 6.93147180369123816490e-01, ln2_tail = 1.90821492927058770002e-10;
-  union {
-    PetscReal d;
-    uint64_t  u;
-  } kbits, scale;
-  PetscReal xc, t, k, r, q;
-
-  xc = x > -708.0 ? x : -708.0;
-  xc = xc < 709.0 ? xc : 709.0;
-  t  = xc * log2e + shift; /* k = round(x / ln2) sits in the low mantissa bits of t */
-  k  = t - shift;
-  r  = xc - k * ln2_head;
-  r  = r - k * ln2_tail;
-  q  = 1.0 / 479001600.0;
-  q  = q * r + 1.0 / 39916800.0;
-  q  = q * r + 1.0 / 3628800.0;
-  q  = q * r + 1.0 / 362880.0;
-  q  = q * r + 1.0 / 40320.0;
-  q  = q * r + 1.0 / 5040.0;
-  q  = q * r + 1.0 / 720.0;
-  q  = q * r + 1.0 / 120.0;
-  q  = q * r + 1.0 / 24.0;
-  q  = q * r + 1.0 / 6.0;
-  q  = q * r + 0.5;
-  q  = q * r + 1.0;
-  q  = q * r + 1.0;
-  kbits.d = t;
-  scale.u = (kbits.u + 1023) << 52; /* 2^k: the bits of the shift constant are shifted out */
-  return q * scale.d;
-}
-
-/* c[j] = |r - s_j|^2 for nj columns; r has stride rstride between coordinates, s has stride sstride. */
-WLM_INLINE void SquaredDistances(PetscInt dim, const PetscReal *r, PetscInt rstride, const PetscReal *s, PetscInt sstride, PetscInt nj, PetscReal *restrict c)
-{
-  const PetscReal r0 = r[0];
-
-#pragma omp simd
-  for (PetscInt j = 0; j < nj; j++) {
-    const PetscReal t = r0 - s[j];
-
-    c[j] = t * t;
-  }
-  for (PetscInt k = 1; k < dim; k++) {
-    const PetscReal  rk = r[k * rstride];
-    const PetscReal *sk = s + k * sstride;
-
-#pragma omp simd
-    for (PetscInt j = 0; j < nj; j++) {
-      const PetscReal t = rk - sk[j];
-
-      c[j] += t * t;
-    }
-  }
-}
-
-/* Pair weights e (and gradient weights h when h is not NULL) of one row against nj columns; c holds squared distances on input. */
-WLM_INLINE void PairWeights(WLMPairKernel kernel, PetscReal scale, PetscReal F, const PetscReal *G, PetscInt nj, PetscReal *restrict c, PetscReal *restrict e, PetscReal *restrict h)
-{
-  switch (kernel) {
-  case WLM_PAIR_SINKHORN_P2:
-#pragma omp simd
-    for (PetscInt j = 0; j < nj; j++) e[j] = LossExp(F + G[j] + scale * c[j]);
-    if (h) {
-#pragma omp simd
-      for (PetscInt j = 0; j < nj; j++) h[j] = e[j];
-    }
-    break;
-  case WLM_PAIR_SINKHORN_P1:
-#pragma omp simd
-    for (PetscInt j = 0; j < nj; j++) {
-      const PetscReal d = PetscSqrtReal(c[j]);
-
-      c[j] = d;
-      e[j] = LossExp(F + G[j] + scale * d);
-    }
-    if (h) {
-#pragma omp simd
-      for (PetscInt j = 0; j < nj; j++) h[j] = c[j] > 0 ? e[j] / c[j] : 0.0;
-    }
-    break;
-  case WLM_PAIR_GAUSSIAN:
-#pragma omp simd
-    for (PetscInt j = 0; j < nj; j++) e[j] = LossExp(scale * c[j]);
-    if (h) {
-#pragma omp simd
-      for (PetscInt j = 0; j < nj; j++) h[j] = e[j];
-    }
-    break;
-  case WLM_PAIR_DISTANCE:
-#pragma omp simd
-    for (PetscInt j = 0; j < nj; j++) e[j] = PetscSqrtReal(c[j]);
-    if (h) {
-#pragma omp simd
-      for (PetscInt j = 0; j < nj; j++) h[j] = e[j] > 0 ? 1.0 / e[j] : 0.0;
-    }
-    break;
-  }
-}
-
-/*
-   Sums of rows i0 <= i < i1 of one pass against all its columns (against the
-   columns j > i for a self pass).  rowsum, colsum, grad and colgrad are this
-   thread's outputs of the pass; colsum and colgrad are NULL when not wanted.
-*/
-WLM_VECTOR_CLONES
-static void PairRowBlock(const WLMLossPairPass *pp, PetscInt dim, PetscInt i0, PetscInt i1, PetscReal *rowsum, PetscReal *colsum, PetscReal *grad, PetscReal *colgrad)
-{
-  PetscReal       c[WLM_PAIR_COLUMNS], e[WLM_PAIR_COLUMNS], h[WLM_PAIR_COLUMNS];
-  const PetscInt  nrow = pp->nrow, ncol = pp->ncol;
-  const PetscBool sinkhorn = (PetscBool)(pp->kernel == WLM_PAIR_SINKHORN_P1 || pp->kernel == WLM_PAIR_SINKHORN_P2);
-  const PetscInt  jfirst = pp->self ? ((i0 + 1) / WLM_PAIR_COLUMNS) * WLM_PAIR_COLUMNS : 0;
-
-  for (PetscInt jb = jfirst; jb < ncol; jb += WLM_PAIR_COLUMNS) {
-    const PetscInt jend = PetscMin(jb + WLM_PAIR_COLUMNS, ncol);
-
-    for (PetscInt i = i0; i < i1; i++) {
-      const PetscInt   js = pp->self ? PetscMax(jb, i + 1) : jb, nj = jend - js;
-      const PetscReal *s  = pp->colt + js, *w = pp->colw + js;
-      const PetscReal  F  = sinkhorn && pp->rowpot ? pp->rowpot[i] : 0.0;
-      const PetscReal *G  = sinkhorn ? pp->colpot + js : NULL;
-      PetscReal        sum = 0;
-
-      if (nj <= 0) continue;
-      SquaredDistances(dim, pp->rowt + i, nrow, s, ncol, nj, c);
-      PairWeights(pp->kernel, pp->scale, F, G, nj, c, e, grad ? h : NULL);
-#pragma omp simd reduction(+ : sum)
-      for (PetscInt j = 0; j < nj; j++) sum += w[j] * e[j];
-      rowsum[i] += sum;
-      if (colsum) {
-        const PetscReal  u  = pp->roww[i];
-        PetscReal       *cs = colsum + js;
-
-#pragma omp simd
-        for (PetscInt j = 0; j < nj; j++) cs[j] += u * e[j];
-      }
-      if (grad) {
-        PetscReal hsum = 0;
-
-        /* from here on e holds w_j h_j */
-#pragma omp simd reduction(+ : hsum)
-        for (PetscInt j = 0; j < nj; j++) {
-          e[j] = w[j] * h[j];
-          hsum += e[j];
-        }
-        grad[i] += hsum;
-        for (PetscInt k = 0; k < dim; k++) {
-          const PetscReal *sk = s + k * ncol;
-          PetscReal        gk = 0;
-
-#pragma omp simd reduction(+ : gk)
-          for (PetscInt j = 0; j < nj; j++) gk += e[j] * sk[j];
-          grad[(1 + k) * nrow + i] += gk;
-        }
-        if (colgrad) {
-          const PetscReal u = pp->roww[i];
-
-#pragma omp simd
-          for (PetscInt j = 0; j < nj; j++) colgrad[js + j] += u * h[j];
-          for (PetscInt k = 0; k < dim; k++) {
-            const PetscReal uxk = u * pp->rowt[k * nrow + i];
-            PetscReal      *cg  = colgrad + (1 + k) * ncol + js;
-
-#pragma omp simd
-            for (PetscInt j = 0; j < nj; j++) cg[j] += uxk * h[j];
-          }
-        }
-      }
-    }
-  }
-}
 
 /* Pair count of rows [i0, i1) of a pass. */
 static PetscReal UnitWork(const WLMLossPairPass *pp, PetscInt i0, PetscInt i1)
@@ -313,7 +160,7 @@ static PetscErrorCode PairUnits(WLMLoss loss, PetscInt npass, const WLMLossPairP
   PetscFunctionReturn(0);
 }
 
-/* Range [begin, end) of the units u0 <= u < u1 that part q of nparts gets: each unit goes to the part that holds the middle of its work. */
+/* Range [begin, end) of the units u0 <= u < u1 that part q of nparts gets: each unit goes to the part that contains the middle of its work. */
 static void SplitUnits(const WLMLossPairUnit *units, PetscInt u0, PetscInt u1, PetscInt q, PetscInt nparts, PetscInt *begin, PetscInt *end)
 {
   PetscReal total = 0, before = 0;
@@ -337,7 +184,7 @@ static void SplitUnits(const WLMLossPairUnit *units, PetscInt u0, PetscInt u1, P
 }
 
 /* One thread's share: zero its buffer, then run its units. */
-static void PairWorker(WLMLoss loss, const WLMLossPairPass pass[], const PetscInt offrow[], const PetscInt offcol[], const PetscInt offgrad[], PetscInt len, PetscInt ubegin, PetscInt uend, PetscReal *buf)
+static void PairWorker(WLMLoss loss, PairRowBlockFn rowblock, const WLMLossPairPass pass[], const PetscInt offrow[], const PetscInt offcol[], const PetscInt offgrad[], PetscInt len, PetscInt ubegin, PetscInt uend, PetscReal *buf)
 {
   const PetscInt dim = loss->clouds.dim;
 
@@ -349,7 +196,7 @@ static void PairWorker(WLMLoss loss, const WLMLossPairPass pass[], const PetscIn
     PetscReal             *colsum = pp->self ? rowsum : (offcol[unit->pass] >= 0 ? buf + offcol[unit->pass] : NULL);
     PetscReal             *grad   = offgrad[unit->pass] >= 0 ? buf + offgrad[unit->pass] : NULL;
 
-    PairRowBlock(pp, dim, unit->i0, unit->i1, rowsum, colsum, grad, pp->self ? grad : NULL);
+    rowblock(pp, dim, unit->i0, unit->i1, rowsum, colsum, grad, pp->self ? grad : NULL);
   }
 }
 
@@ -369,8 +216,8 @@ static PetscErrorCode Reserve(PetscReal **buf, PetscInt *cap, PetscInt len)
 
   Collective
 
-  On return every rank holds the complete sums; pass[p].rowsum, colsum and grad
-  point into the loss workspace and stay valid until the next call.
+  On return every rank has the complete sums.  pass[p].rowsum, colsum and
+  grad point into the loss workspace and stay valid until the next call.
 */
 PetscErrorCode WLMLossPairSums(WLMLoss loss, PetscInt npass, WLMLossPairPass pass[])
 {
@@ -381,8 +228,10 @@ PetscErrorCode WLMLossPairSums(WLMLoss loss, PetscInt npass, WLMLossPairPass pas
   PetscInt         len, nunits = 0, rbegin, rend, nthreads = 1;
   PetscMPIInt      size, rank;
   PetscReal        flops = 0;
+  static PairRowBlockFn rowblock = NULL;
 
   PetscFunctionBeginUser;
+  if (!rowblock) rowblock = SelectPairRowBlock();
   PetscCheck(npass >= 1 && npass <= WLM_LOSS_MAX_PASSES, PETSC_COMM_SELF, PETSC_ERR_PLIB, "Pass count %" PetscInt_FMT " is outside 1..%d", npass, WLM_LOSS_MAX_PASSES);
   PetscCallMPI(MPI_Comm_size(comm, &size));
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
@@ -398,7 +247,7 @@ PetscErrorCode WLMLossPairSums(WLMLoss loss, PetscInt npass, WLMLossPairPass pas
 
   PetscCall(PetscLogEventBegin(WLMLOSS_PairSums, loss, 0, 0, 0));
   if (nthreads == 1) {
-    PairWorker(loss, pass, offrow, offcol, offgrad, len, rbegin, rend, work->out);
+    PairWorker(loss, rowblock, pass, offrow, offcol, offgrad, len, rbegin, rend, work->out);
   } else {
 #if defined(_OPENMP)
   #pragma omp parallel num_threads(nthreads)
@@ -408,7 +257,7 @@ PetscErrorCode WLMLossPairSums(WLMLoss loss, PetscInt npass, WLMLossPairPass pas
       PetscInt       tbegin, tend;
 
       SplitUnits(work->units, rbegin, rend, t, nthreads, &tbegin, &tend);
-      PairWorker(loss, pass, offrow, offcol, offgrad, len, tbegin, tend, buf);
+      PairWorker(loss, rowblock, pass, offrow, offcol, offgrad, len, tbegin, tend, buf);
   #pragma omp barrier
   #pragma omp for schedule(static)
       for (PetscInt e = 0; e < len; e++) {

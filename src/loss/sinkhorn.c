@@ -27,8 +27,9 @@
      2. take averaged steps (each potential becomes the mean of its old value
         and its c-transform) at eps = D^p, then at eps_k = exp(p log D + k p log s)
         for k = 0 .. K-1, K = ceil(log(blur / D) / log(s)) (none when D <= blur),
-        then at eps = blur^p; this is the list GeomLoss 0.2.6 builds in
-        epsilon_schedule(), so both give the same values;
+        then at eps = blur^p.  This is the list of epsilon_schedule() in
+        GeomLoss's sinkhorn_divergence.py, so values can be compared with
+        GeomLoss at the same blur and scaling;
      3. optionally take more averaged steps at blur^p until no potential moves
         by more than tol * eps (-wlm_loss_sinkhorn_max_it, off by default);
      4. take one last plain step at eps = blur^p (the extrapolation), and use
@@ -44,8 +45,8 @@
    with P_ij = b_j exp((g_j - C(x_i, y_j))/eps) / sum_l (same over l), the
    softmax weights of the last step's fn_i (Q likewise for fan_i), and
    grad_x C(x, y) = x - y (p = 2) or (x - y)/|x - y| (p = 1, 0 where x = y).
-   The gradient is exact for the converged potentials; with the plain
-   annealing it carries the annealing's error, as GeomLoss's does.
+   The gradient is exact for converged potentials.  With the plain annealing
+   it carries the error of the annealing, as GeomLoss's gradient does.
 */
 #include <wlm/private/lossimpl.h>
 
@@ -83,9 +84,10 @@ static PetscErrorCode SinkhornReserve(Sinkhorn *sk, PetscInt N, PetscInt M, Pets
 }
 
 /*
-   Logarithm of row sum i of a pass, plus the diagonal term diag of a self
-   pass; with norm not NULL also the row's gradient sums divided by the row
-   sum.  Sums outside the safe range are recomputed with a maximum shift.
+   Logarithm of row sum i of a pass plus diag, the diagonal term of a self
+   pass.  When norm is not NULL it also receives the row's gradient sums
+   divided by the row sum.  Sums outside the safe range are recomputed with a
+   maximum shift.
 */
 static PetscReal RowLogSum(const WLMLossPairPass *pp, PetscInt dim, PetscInt i, PetscReal diag, PetscReal norm[], PetscInt *nexact)
 {
@@ -221,7 +223,7 @@ static PetscReal SinkhornUpdate(Sinkhorn *sk, PetscInt N, PetscInt M, PetscBool 
   return change;
 }
 
-static PetscErrorCode WLMLossCompute_Sinkhorn(WLMLoss loss, PetscReal *value, PetscReal gradx[])
+static PetscErrorCode WLMLossCompute_Sinkhorn(WLMLoss loss, PetscReal *value, PetscReal gradx[], PetscReal massgrad[])
 {
   Sinkhorn            *sk = (Sinkhorn *)loss->data;
   const WLMLossClouds *cl = &loss->clouds;
@@ -237,6 +239,7 @@ static PetscErrorCode WLMLossCompute_Sinkhorn(WLMLoss loss, PetscReal *value, Pe
     /* every particle of both clouds sits at one point: S = 0 and the gradient vanishes */
     *value = 0;
     if (gradx) PetscCall(PetscArrayzero(gradx, cl->n * cl->dim));
+    if (massgrad) PetscCall(PetscArrayzero(massgrad, N));
     PetscFunctionReturn(0);
   }
   PetscCall(SinkhornReserve(sk, N, M, cl->dim));
@@ -269,6 +272,8 @@ static PetscErrorCode WLMLossCompute_Sinkhorn(WLMLoss loss, PetscReal *value, Pe
   for (PetscInt i = 0; i < N; i++) S += cl->a[i] * (sk->f[i] - sk->fa[i]);
   for (PetscInt j = 0; j < M; j++) S += cl->b[j] * (sk->g[j] - sk->gb[j]);
   *value = S;
+  /* dS/da_i = f_i - fa_i: the dual objective is linear in a, and its exponential term contributes nothing at the optimum */
+  for (PetscInt i = 0; massgrad && i < N; i++) massgrad[i] = sk->f[i] - sk->fa[i];
   PetscCall(PetscLogFlops(3.0 * (N + M)));
   PetscFunctionReturn(0);
 }

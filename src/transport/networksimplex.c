@@ -15,9 +15,9 @@
    artificial arcs i -> r and r -> j of cost ART = (N + M) cmax + 1 (cmax
    bounds every c_ij, so no optimal solution routes mass through r).  The
    start is the tree of all artificial arcs, carrying A_i and B_j.  Each node
-   v stores the tree arc to its parent: it points from v to the parent when v
-   is a supply node and from the parent to v when v is a demand node, since
-   real arcs go from supply to demand nodes.  With node potentials pi the
+   v stores the tree arc to its parent.  Real arcs go from supply to demand
+   nodes, so that arc points from v to the parent when v is a supply node and
+   from the parent to v when v is a demand node.  With node potentials pi the
    reduced cost of i -> j is rc_ij = c_ij + pi_i - pi_j, zero on tree arcs.
 
    Pivot.
@@ -224,8 +224,8 @@ static PetscBool FindEntering(Simplex *ns, PetscInt *ei, PetscInt *ej, PetscReal
 }
 
 /*
-   Reverses the parent links on the path from a up to out (the node whose
-   tree arc leaves) and hangs a below b with flow enter; then shifts the
+   Reverses the parent links on the path from a up to out, the node whose
+   tree arc leaves, and hangs a below b with flow enter.  Then shifts the
    potentials of the re-hung subtree by shift and resets its depths.
 */
 static void Rehang(Simplex *ns, PetscInt a, PetscInt b, PetscInt out, int64_t enter, PetscReal shift)

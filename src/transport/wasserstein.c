@@ -5,11 +5,11 @@
 
    solved by the network simplex of networksimplex.c.  The masses of each
    cloud are normalized to total 1 and then rounded to integer multiples of
-   2^-60 (the largest entry absorbs the rounding, so both totals are exactly
-   2^60); particles whose rounded mass is 0 are left out.  This changes
-   masses by at most 2^-61 + N 2^-61 and the transport cost by at most that
-   times the largest cost, far below the 1e-9 relative accuracy asked of
-   evaluations.  Integer masses make every flow of the solver exact.
+   2^-60.  The largest entry absorbs the rounding, so both totals are exactly
+   2^60 units, and particles whose rounded mass is 0 are left out.  This
+   changes each mass by at most (N + 1) 2^-61 and the transport cost by at
+   most that times the largest cost, far below the 1e-9 relative accuracy
+   asked of evaluations.  Integer masses make every flow of the solver exact.
 */
 #include <wlm/wlmtransport.h>
 #include <petsc/private/petscimpl.h>

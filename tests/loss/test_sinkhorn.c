@@ -208,6 +208,48 @@ START_TEST(test_sinkhorn_gradient_p1)
 }
 END_TEST
 
+/* Gradient with respect to the masses as passed, against central differences; with NULL masses, against differences of masses that are all 1. */
+static void CheckMassGradient(PetscInt p, PetscBool weighted)
+{
+  const PetscInt  N = 9, M = 11, dim = 2;
+  const PetscReal h = 1e-6;
+  PetscReal       x[18], y[22], a[9], grada[9], fd[9], value, vp, vm, dot = 0;
+  WLMLoss         loss;
+
+  RandomCloud(81 + p, N * dim, 1.0, 0.0, x);
+  RandomCloud(91 + p, M * dim, 0.8, 0.4, y);
+  RandomMasses(101, N, a);
+  if (!weighted) {
+    for (PetscInt i = 0; i < N; i++) a[i] = 1;
+  }
+  WLMTestCall(CreateSinkhorn(dim, p, 0.4, 0.8, &loss));
+  WLMTestCall(WLMLossSinkhornSetTolerances(loss, 1e-13, 20000));
+  WLMTestCall(WLMLossComputeWithMassGradient(loss, N, x, weighted ? a : NULL, M, y, NULL, &value, NULL, grada));
+  for (PetscInt i = 0; i < N; i++) {
+    const PetscReal ai = a[i];
+
+    a[i] = ai + h;
+    WLMTestCall(WLMLossCompute(loss, N, x, a, M, y, NULL, &vp, NULL));
+    a[i] = ai - h;
+    WLMTestCall(WLMLossCompute(loss, N, x, a, M, y, NULL, &vm, NULL));
+    a[i]  = ai;
+    fd[i] = (vp - vm) / (2 * h);
+    dot += a[i] * grada[i];
+  }
+  ck_assert_msg(DifferenceNorm(N, grada, fd) <= 1e-6 * Norm(N, fd), "p = %" PetscInt_FMT ", weighted %d: |mass gradient - finite differences| = %g, |finite differences| = %g", p, (int)weighted, (double)DifferenceNorm(N, grada, fd), (double)Norm(N, fd));
+  ck_assert_msg(PetscAbsReal(dot) < 1e-12 * Norm(N, fd), "p = %" PetscInt_FMT ": masses . mass gradient = %g, expected 0", p, (double)dot);
+  WLMTestCall(WLMLossDestroy(&loss));
+}
+
+START_TEST(test_sinkhorn_mass_gradient)
+{
+  for (PetscInt p = 1; p <= 2; p++) {
+    CheckMassGradient(p, PETSC_TRUE);
+    CheckMassGradient(p, PETSC_FALSE);
+  }
+}
+END_TEST
+
 /* Masses are normalized: scaled masses and NULL masses give the values of their normalized forms. */
 START_TEST(test_sinkhorn_mass_normalization)
 {
@@ -344,6 +386,7 @@ Suite *WLMTestSuite(void)
   tcase_add_test(tc, test_sinkhorn_symmetry);
   tcase_add_test(tc, test_sinkhorn_gradient_p2);
   tcase_add_test(tc, test_sinkhorn_gradient_p1);
+  tcase_add_test(tc, test_sinkhorn_mass_gradient);
   tcase_add_test(tc, test_sinkhorn_mass_normalization);
   tcase_add_test(tc, test_sinkhorn_single_point);
   tcase_add_test(tc, test_sinkhorn_small_blur);

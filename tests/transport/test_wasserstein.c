@@ -105,9 +105,13 @@ START_TEST(test_wasserstein_ranks)
     PetscInt                x0, x1, y0, y1;
     PetscReal               wseq, wpar;
 
-    /* x: rank r > 0 gets an equal share, rank 0 none; y: shares of size proportional to r + 1 */
-    x0 = wlm_test_size > 1 ? (wlm_test_rank == 0 ? 0 : fx->N * (wlm_test_rank - 1) / (wlm_test_size - 1)) : 0;
-    x1 = wlm_test_size > 1 ? (wlm_test_rank == 0 ? 0 : fx->N * wlm_test_rank / (wlm_test_size - 1)) : fx->N;
+    /* x: each rank r > 0 gets an equal share and rank 0 none; y: shares of size proportional to r + 1 */
+    x0 = 0;
+    x1 = fx->N;
+    if (wlm_test_size > 1) {
+      x0 = wlm_test_rank == 0 ? 0 : fx->N * (wlm_test_rank - 1) / (wlm_test_size - 1);
+      x1 = wlm_test_rank == 0 ? 0 : fx->N * wlm_test_rank / (wlm_test_size - 1);
+    }
     y0 = fx->M * (wlm_test_rank * (wlm_test_rank + 1) / 2) / (wlm_test_size * (wlm_test_size + 1) / 2);
     y1 = fx->M * ((wlm_test_rank + 1) * (wlm_test_rank + 2) / 2) / (wlm_test_size * (wlm_test_size + 1) / 2);
     for (PetscInt p = 1; p <= 2; p++) {

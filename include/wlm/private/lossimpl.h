@@ -23,9 +23,9 @@
    with h = 0 where d = 0.  A self pass uses one cloud for rows and columns and
    visits each unordered pair once: the pair {i, j}, j > i, adds to the sums of
    both i and j (the kernels are symmetric), and the diagonal j = i is left to
-   the caller.  Every rank holds both whole clouds, computes its share of the
-   pairs, and the sums are added over threads and ranks, so every rank ends
-   with the same complete sums.
+   the caller.  Every rank has both whole clouds and computes its share of the
+   pairs.  The sums are added over threads and ranks, so every rank ends with
+   the same complete sums.
 */
 #ifndef WLMLOSSIMPL_H
 #define WLMLOSSIMPL_H
@@ -43,6 +43,7 @@ typedef struct {
   PetscInt     xstart, ystart; /* global index of this rank's first particle of x and y */
   PetscReal   *xt, *yt;        /* coordinates transposed: xt[k * N + i] is coordinate k of particle i */
   PetscReal   *a, *b;          /* masses normalized to total 1 */
+  PetscReal    atotal;         /* total of the masses of x as passed (N when none were passed) */
   PetscReal    diameter;       /* diagonal of the bounding box of both clouds */
   PetscBool    gradient;       /* some rank asked for the gradient */
   PetscInt     capx, capy;     /* particle capacity of the arrays above */
@@ -97,8 +98,12 @@ struct _WLMLossOps {
   PetscErrorCode (*setup)(WLMLoss);
   PetscErrorCode (*view)(WLMLoss, PetscViewer);
   PetscErrorCode (*destroy)(WLMLoss);
-  /* value and, when loss->clouds.gradient is set, the gradient for this rank's rows of x [n][dim] */
-  PetscErrorCode (*compute)(WLMLoss, PetscReal *, PetscReal *);
+  /*
+     value; when gradx is not NULL the gradient for this rank's rows of x
+     [n][dim]; when massgrad is not NULL the derivatives with respect to the
+     normalized masses a_i of all N particles of x (defined up to a constant)
+  */
+  PetscErrorCode (*compute)(WLMLoss, PetscReal *, PetscReal *, PetscReal *);
 };
 
 struct _p_WLMLoss {
@@ -112,8 +117,10 @@ struct _p_WLMLoss {
   PetscBool       setupcalled;
   WLMLossClouds   clouds;
   WLMLossPairWork work;
-  PetscReal      *blurwork; /* distances of the blur estimate, capacity capblur */
+  PetscReal      *blurwork; /* sample and distances of the blur estimate, capacity capblur */
   PetscInt        capblur;
+  PetscReal      *massgrad; /* derivatives with respect to the normalized masses of x, capacity capmassgrad */
+  PetscInt        capmassgrad;
   void           *data;     /* type-specific context */
 };
 
