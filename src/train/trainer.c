@@ -223,7 +223,7 @@ PetscErrorCode WLMTrainerGetStep(WLMTrainer tr, PetscInt *step)
 PetscErrorCode WLMTrainerGetFriction(WLMTrainer tr, PetscReal *gamma)
 {
   PetscFunctionBeginUser;
-  *gamma = tr->params ? PetscExpReal(tr->params[tr->ntheta]) : tr->friction0;
+  *gamma = tr->params && tr->learn_friction ? PetscExpReal(tr->params[tr->ntheta]) : tr->friction0;
   PetscFunctionReturn(0);
 }
 
