@@ -1,8 +1,8 @@
 /*
-   SHA-256 as specified in FIPS 180-4, section 6.2: the message is padded with
-   a 1 bit, zeros and its 64-bit big-endian bit length to a multiple of 512
-   bits, and every 512-bit block updates eight 32-bit words of state through
-   64 rounds.  The digest is returned as 64 lowercase hexadecimal characters,
+   SHA-256 as specified in FIPS 180-4, section 6.2.  The message is padded
+   with a 1 bit, zeros and its 64-bit big-endian bit length to a multiple of
+   512 bits.  Every 512-bit block then updates eight 32-bit words of state
+   through 64 rounds.  The digest is returned as 64 lowercase hexadecimal characters,
    the form printed by sha256sum, so users can compare a checkpoint's record
    of its data file with `sha256sum FILE`.
 */

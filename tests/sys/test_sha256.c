@@ -125,6 +125,13 @@ START_TEST(test_failure_injection_parsing)
   ck_assert(!WLMTestFailureRequested("ste"));
   WLMTestExpectError(WLMTestFailureInject("step"), PETSC_ERR_LIB, "Injected test failure at point \"step\"");
   WLMTestCall(WLMTestFailureInject("eval"));
+
+  /* a third field skips that many passes of the point before failing */
+  snprintf(spec, sizeof(spec), "checkpoint:%d:2", rank);
+  setenv("WLM_TEST_FAIL", spec, 1);
+  ck_assert(!WLMTestFailureRequested("checkpoint"));
+  ck_assert(!WLMTestFailureRequested("checkpoint"));
+  ck_assert(WLMTestFailureRequested("checkpoint"));
   unsetenv("WLM_TEST_FAIL");
 }
 END_TEST
