@@ -5,7 +5,8 @@
 
    makes the named rank of MPI_COMM_WORLD fail at one of the points the code
    marks with WLMTestFailureInject() (load, step, eval, checkpoint) or see a
-   non-finite loss where it calls WLMTestFailureRequested("nan").  Only that
+   non-finite loss where it calls WLMTestFailureRequested("nan"), or kill
+   itself with SIGKILL inside a checkpoint write ("kill-in-checkpoint").  Only that
    rank fails, after passing the point <skip> times (default 0), so the tests of the drivers can check that an error raised on
    one rank ends the whole job instead of leaving the others waiting in a
    collective.  The point name with "-collective" appended (step-collective)

@@ -15,6 +15,7 @@
 */
 #include <wlm/private/integrity.h>
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
 
 #define WLM_CHECKPOINT_VERSION 1
@@ -41,6 +42,7 @@ static PetscErrorCode WriteCheckpointFile(WLMTrainer tr, const char path[])
   WLMCallHDF5Return(group, "model", H5Gcreate2, (file, "model", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
   PetscCall(WLMPotentialSave(tr->pot, group));
   WLMCallHDF5("model", H5Gclose, (group));
+  if (WLMTestFailureRequested("kill-in-checkpoint")) raise(SIGKILL); /* test-only: die with the file half written */
 
   WLMCallHDF5Return(group, "optimizer", H5Gcreate2, (file, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
   PetscCall(WLMH5WriteDatasetReal(group, "params", 1, dims, tr->params));
