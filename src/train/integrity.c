@@ -16,6 +16,7 @@
    and probe runs may use other data than the training data on purpose, so
    for them a data mismatch is only reported.
 */
+#define _POSIX_C_SOURCE 200809L /* sigaction, strtok_r, statvfs, sleep, mkstemp under -std=c11 */
 #include <wlm/private/integrity.h>
 #include <stdlib.h>
 
