@@ -3,7 +3,7 @@
    full traceback with the configure line of the PETSc build on every rank;
    users of wlm_mpi need the message, the rank and the place instead.
 */
-#define _POSIX_C_SOURCE 200809L /* sigaction, strtok_r, statvfs, sleep, mkstemp under -std=c11 */
+#define _POSIX_C_SOURCE 200809L /* sleep under -std=c11 */
 #include <wlm/wlmsys.h>
 #include <unistd.h>
 

@@ -7,71 +7,66 @@
                      digest does not depend on the byte order of the machine
      data_size       size in bytes of the data file the run trained on
      data_sha256     SHA-256 of that file, as printed by sha256sum
-     model_options   the options that fix the model's structure, "-name value"
-                     lines sorted by name
+     model           the model's structure as its view prints it (type,
+                     sizes, widths, activation, time input, friction mode),
+                     without lines that report parameter values or memory
+                     limits
 
    A restart recomputes all three.  A content mismatch means the file is
-   damaged and is always an error.  A different data file or different model
-   options are errors unless -wlm_restart_force is given.  Evaluate, forecast
-   and probe runs may use other data than the training data on purpose, so
-   for them a data mismatch is only reported.
+   damaged and is always an error.  A different data file or model structure
+   is an error unless -wlm_restart_force is given.  The structure is compared
+   rather than the options as given, so a restart may leave an option at its
+   default where the original run set the same value explicitly.  Evaluate,
+   forecast and probe runs may use other data than the training data on
+   purpose, so for them a data mismatch is only reported.
 */
-#define _POSIX_C_SOURCE 200809L /* sigaction, strtok_r, statvfs, sleep, mkstemp under -std=c11 */
+#define _POSIX_C_SOURCE 200809L /* open_memstream under -std=c11 */
 #include <wlm/private/integrity.h>
 #include <stdlib.h>
+#include <stdio.h>
 
-#define WLM_MAX_MODEL_OPTIONS 64
-
-/* Whether an option fixes the structure or meaning of the model (and so must match between a checkpoint and a restart). */
-static PetscBool IsModelOption(const char name[])
+/* Whether a line of the model description reports a value that training or the run's resources change, not the model's structure. */
+static PetscBool IsVaryingLine(const char line[], size_t n)
 {
-  const size_t len = strlen(name);
-
-  if (!strcmp(name, "-wlm_friction_learn") || !strcmp(name, "-wlm_friction_variant")) return PETSC_TRUE;
-  if (strncmp(name, "-wlm_potential_", 15)) return PETSC_FALSE;
-  /* the seed only sets the initial weights and the score memory only changes how the same values are computed */
-  if (len >= 5 && !strcmp(name + len - 5, "_seed")) return PETSC_FALSE;
-  if (len >= 7 && !strcmp(name + len - 7, "_memory")) return PETSC_FALSE;
-  return PETSC_TRUE;
+  while (n > 0 && (*line == ' ' || *line == '\t')) {
+    line++;
+    n--;
+  }
+  /* the harmonic potential prints its parameters k and c; attention prints its memory limit */
+  return (PetscBool)((n >= 4 && !strncmp(line, "k = ", 4)) || (n >= 12 && !strncmp(line, "keeps scores", 12)));
 }
 
-static int CompareStrings(const void *a, const void *b)
+/* Returns the description of the model's structure: the potential's view without its varying lines, and the friction mode. */
+static PetscErrorCode DescribeModel(WLMTrainer tr, char **text)
 {
-  return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Returns the model options in effect as "-name value" lines sorted by name (value omitted for flags). */
-static PetscErrorCode GetModelOptions(char **text)
-{
-  char    *all, *token, *save = NULL, *lines[WLM_MAX_MODEL_OPTIONS];
-  char    *current = NULL;
-  PetscInt n = 0;
-  size_t   total = 1;
+  char              *raw = NULL;
+  size_t             size = 0, length = 0;
+  FILE              *fp;
+  PetscViewer        viewer;
+  WLMFrictionVariant variant;
 
   PetscFunctionBeginUser;
-  PetscCall(PetscOptionsGetAll(NULL, &all));
-  /* the database prints as "-name value -name value ..."; a token starting with '-' and a letter starts a new option */
-  for (token = strtok_r(all, " ", &save); token; token = strtok_r(NULL, " ", &save)) {
-    const PetscBool is_name = (PetscBool)(token[0] == '-' && ((token[1] >= 'a' && token[1] <= 'z') || (token[1] >= 'A' && token[1] <= 'Z')));
+  fp = open_memstream(&raw, &size);
+  PetscCheck(fp, PETSC_COMM_SELF, PETSC_ERR_MEM, "Could not open a memory stream for the model description");
+  PetscCall(PetscViewerASCIIOpenWithFILE(PETSC_COMM_SELF, fp, &viewer));
+  PetscCall(WLMPotentialView(tr->pot, viewer));
+  PetscCall(PetscViewerDestroy(&viewer));
+  PetscCall(WLMDynamicsGetFrictionVariant(tr->dyn, &variant));
+  fprintf(fp, "friction %s, variant %s\n", tr->learn_friction ? "learned" : "fixed", WLMFrictionVariants[variant]);
+  fclose(fp);
 
-    if (is_name) {
-      current = IsModelOption(token) ? token : NULL;
-      if (current) {
-        PetscCheck(n < WLM_MAX_MODEL_OPTIONS, PETSC_COMM_SELF, PETSC_ERR_SUP, "More than %d model options; raise WLM_MAX_MODEL_OPTIONS", WLM_MAX_MODEL_OPTIONS);
-        lines[n++] = token;
-      }
-    } else if (current) {
-      token[-1] = ' '; /* join the value to its name: strtok_r put a NUL where the space was */
+  PetscCall(PetscCalloc1(size + 1, text));
+  for (const char *s = raw; *s;) {
+    const char  *end = strchr(s, '\n');
+    const size_t n   = end ? (size_t)(end - s) + 1 : strlen(s);
+
+    if (!IsVaryingLine(s, n)) {
+      memcpy(*text + length, s, n);
+      length += n;
     }
+    s += n;
   }
-  qsort(lines, (size_t)n, sizeof(char *), CompareStrings);
-  for (PetscInt i = 0; i < n; i++) total += strlen(lines[i]) + 1;
-  PetscCall(PetscCalloc1(total, text));
-  for (PetscInt i = 0; i < n; i++) {
-    PetscCall(PetscStrlcat(*text, lines[i], total));
-    PetscCall(PetscStrlcat(*text, "\n", total));
-  }
-  PetscCall(PetscFree(all));
+  free(raw); /* allocated by open_memstream */
   PetscFunctionReturn(0);
 }
 
@@ -173,7 +168,7 @@ PetscErrorCode WLMTrainerComputeDataIdentity(WLMTrainer tr)
 }
 
 /*@C
-  WLMTrainerWriteCheckpointIdentity - Writes the content checksum, the data file's size and SHA-256, and the model options.
+  WLMTrainerWriteCheckpointIdentity - Writes the content checksum, the data file's size and SHA-256, and the model description.
 
   Not Collective (rank 0 writes the checkpoint)
 
@@ -183,16 +178,16 @@ PetscErrorCode WLMTrainerComputeDataIdentity(WLMTrainer tr)
 PetscErrorCode WLMTrainerWriteCheckpointIdentity(WLMTrainer tr, hid_t file)
 {
   char  hex[65];
-  char *options;
+  char *model;
 
   PetscFunctionBeginUser;
   PetscCall(WLMTrainerChecksumState(tr, tr->step, tr->opt->t, hex));
   PetscCall(WLMH5WriteAttributeString(file, "content_sha256", hex));
   PetscCall(WLMH5WriteAttributeInt(file, "data_size", tr->data_size));
   PetscCall(WLMH5WriteAttributeString(file, "data_sha256", tr->data_sha256));
-  PetscCall(GetModelOptions(&options));
-  PetscCall(WLMH5WriteAttributeString(file, "model_options", options));
-  PetscCall(PetscFree(options));
+  PetscCall(DescribeModel(tr, &model));
+  PetscCall(WLMH5WriteAttributeString(file, "model", model));
+  PetscCall(PetscFree(model));
   PetscFunctionReturn(0);
 }
 
@@ -222,29 +217,29 @@ static PetscErrorCode VerifyData(WLMTrainer tr, hid_t file, const char path[], P
   PetscFunctionReturn(0);
 }
 
-/* Fails unless the model options recorded in the checkpoint are those of this run, or reports the difference with -wlm_restart_force. */
-static PetscErrorCode VerifyModelOptions(WLMTrainer tr, hid_t file, const char path[])
+/* Fails unless the model recorded in the checkpoint has the structure of this run's model, or reports the difference with -wlm_restart_force. */
+static PetscErrorCode VerifyModel(WLMTrainer tr, hid_t file, const char path[])
 {
   MPI_Comm comm = PetscObjectComm((PetscObject)tr);
   char    *saved, *current, only_saved[256], only_current[256];
 
   PetscFunctionBeginUser;
-  PetscCall(WLMH5ReadAttributeString(file, "model_options", &saved));
-  PetscCall(GetModelOptions(&current));
+  PetscCall(WLMH5ReadAttributeString(file, "model", &saved));
+  PetscCall(DescribeModel(tr, &current));
   PetscCall(FirstMissingLine(saved, current, only_saved, sizeof(only_saved)));
   PetscCall(FirstMissingLine(current, saved, only_current, sizeof(only_current)));
   PetscCall(PetscFree(saved));
   PetscCall(PetscFree(current));
   if (!only_saved[0] && !only_current[0]) PetscFunctionReturn(0);
   PetscCheck(tr->restart_force, comm, PETSC_ERR_FILE_UNEXPECTED,
-             "Checkpoint \"%s\" was written with other model options: it has \"%s\" where this run has \"%s\" (empty: not given). Use the model options of the original run (its options.txt), or -wlm_restart_force when the change keeps the parameters' meaning",
+             "Checkpoint \"%s\" was written by a different model: it has \"%s\" where this run has \"%s\". Use the model options of the original run (its options.txt), or -wlm_restart_force when the change keeps the parameters' meaning",
              path, only_saved, only_current);
-  PetscCall(PetscPrintf(comm, "Warning: -wlm_restart_force accepts checkpoint \"%s\" although its model options differ (\"%s\" there, \"%s\" here)\n", path, only_saved, only_current));
+  PetscCall(PetscPrintf(comm, "Warning: -wlm_restart_force accepts checkpoint \"%s\" although its model differs (\"%s\" there, \"%s\" here)\n", path, only_saved, only_current));
   PetscFunctionReturn(0);
 }
 
 /*@C
-  WLMTrainerVerifyCheckpoint - Checks a loaded checkpoint's content checksum, data file and model options.
+  WLMTrainerVerifyCheckpoint - Checks a loaded checkpoint's content checksum, data file and model structure.
 
   Collective
 
@@ -280,6 +275,6 @@ PetscErrorCode WLMTrainerVerifyCheckpoint(WLMTrainer tr, hid_t file, const char 
   restarting = PETSC_FALSE;
   if (tr->restart[0]) PetscCall(PetscStrcmp(tr->restart, path, &restarting));
   PetscCall(VerifyData(tr, file, path, restarting));
-  PetscCall(VerifyModelOptions(tr, file, path));
+  PetscCall(VerifyModel(tr, file, path));
   PetscFunctionReturn(0);
 }

@@ -15,7 +15,7 @@
    passing the check does not guarantee that every write succeeds.  A failed
    checkpoint write still keeps the previous checkpoint (checkpoint.c).
 */
-#define _POSIX_C_SOURCE 200809L /* sigaction, strtok_r, statvfs, sleep, mkstemp under -std=c11 */
+#define _POSIX_C_SOURCE 200809L /* statvfs under -std=c11 */
 #include <wlm/private/trainimpl.h>
 #include <errno.h>
 #include <sys/statvfs.h>

@@ -4,7 +4,7 @@
    and the trainer reads it at the end of a step (it travels in the step's
    gradient allreduce), writes a checkpoint and exits normally.
 */
-#define _POSIX_C_SOURCE 200809L /* sigaction, strtok_r, statvfs, sleep, mkstemp under -std=c11 */
+#define _POSIX_C_SOURCE 200809L /* sigaction under -std=c11 */
 #include <wlm/private/trainimpl.h>
 #include <signal.h>
 

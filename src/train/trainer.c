@@ -74,6 +74,7 @@ static PetscErrorCode WLMTrainerSetFromOptions_Run(WLMTrainer tr, PetscOptionIte
   if (set && !tr->restart[0]) PetscCall(PetscSNPrintf(tr->restart, sizeof(tr->restart), "%s/checkpoint.h5", tr->output));
   PetscCall(PetscOptionsBool("-wlm_restart_force", "Accept a checkpoint whose data file or model options differ from this run's (a damaged checkpoint is never accepted)", "", tr->restart_force, &tr->restart_force, NULL));
   PetscOptionsHeadEnd();
+  PetscCheck(tr->output_reserve_mb >= 0, PetscObjectComm((PetscObject)tr), PETSC_ERR_ARG_OUTOFRANGE, "-wlm_output_reserve %g is negative; give the free space to keep in MiB, or 0", (double)tr->output_reserve_mb);
   PetscFunctionReturn(0);
 }
 
@@ -98,6 +99,7 @@ static PetscErrorCode WLMTrainerSetFromOptions_Optimizer(WLMTrainer tr, PetscOpt
   PetscCall(PetscOptionsReal("-wlm_lr_min_ratio", "Final learning rate of the cosine schedule as a fraction of -wlm_lr", "", o->lr_min_ratio, &o->lr_min_ratio, NULL));
   PetscCall(PetscOptionsReal("-wlm_ema_decay", "Decay of the moving average of the weights used for evaluation (0: off)", "", o->ema_decay, &o->ema_decay, NULL));
   PetscOptionsHeadEnd();
+  PetscCheck(tr->friction_max > 0, PetscObjectComm((PetscObject)tr), PETSC_ERR_ARG_OUTOFRANGE, "-wlm_friction_max %g is invalid; use a positive friction in 1/time units", (double)tr->friction_max);
   PetscFunctionReturn(0);
 }
 

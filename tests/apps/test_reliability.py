@@ -118,6 +118,16 @@ class Divergence(unittest.TestCase):
             with h5py.File(os.path.join(out, "checkpoint.h5"), "r") as f:
                 self.assertLessEqual(np.exp(f["optimizer"]["params"][-1]), 0.2)
 
+    def test_invalid_guard_options_rejected(self):
+        # PETSc prints reals with %g as "0." and "-1.", so the option and the reason are checked apart
+        for option, value, fragment in [("-wlm_friction_max", "0", "is invalid; use a positive friction"),
+                                         ("-wlm_output_reserve", "-1", "is negative; give the free space")]:
+            with self.subTest(option=option), tempfile.TemporaryDirectory() as tmp:
+                result = run(["-wlm_steps", "2", option, value, "-wlm_output", os.path.join(tmp, "run")])
+                self.assertNotEqual(result.returncode, 0)
+                self.assertIn("error: %s %s" % (option, value), result.stderr)
+                self.assertIn(fragment, result.stderr)
+
 
 class CheckpointIdentity(unittest.TestCase):
     """Checkpoints record their content, data file and model options, and a restart verifies them."""
@@ -148,7 +158,8 @@ class CheckpointIdentity(unittest.TestCase):
         with h5py.File(path, "r") as f:
             self.assertEqual(f.attrs["data_sha256"], hashlib.sha256(data).hexdigest())
             self.assertEqual(f.attrs["data_size"], len(data))
-            self.assertIn("-wlm_potential_hidden 16,16\n", f.attrs["model_options"])
+            self.assertIn("hidden widths 16,16, activation silu\n", f.attrs["model"])
+            self.assertIn("friction learned, variant exact\n", f.attrs["model"])
 
     def test_damaged_checkpoint_rejected_even_forced(self):
         out = self.copy_run("damaged")
@@ -173,13 +184,20 @@ class CheckpointIdentity(unittest.TestCase):
         self.assertEqual(forced.returncode, 0, forced.stderr)
         self.assertEqual(checkpoint_state(os.path.join(out, "checkpoint.h5"))[0], 6)
 
+    def test_default_given_explicitly_accepted(self):
+        # the original run left -wlm_potential_activation at its default; naming the default keeps the model
+        out = self.copy_run("explicitdefault")
+        result = run(["-wlm_potential_activation", "silu", "-wlm_steps", "5", "-wlm_output", out, "-wlm_restart"])
+        self.assertEqual(result.returncode, 0, result.stderr)
+
     def test_changed_model_option_rejected_unless_forced(self):
         out = self.copy_run("otheroptions")
         changed = ["-wlm_potential_activation", "tanh", "-wlm_steps", "6", "-wlm_output", out, "-wlm_restart"]
         result = run(changed)
         self.assertNotEqual(result.returncode, 0)
-        self.assertIn("other model options", result.stderr)
-        self.assertIn("-wlm_potential_activation tanh", result.stderr)
+        self.assertIn("was written by a different model", result.stderr)
+        self.assertIn("activation silu", result.stderr)
+        self.assertIn("activation tanh", result.stderr)
         forced = run(changed + ["-wlm_restart_force"])
         self.assertEqual(forced.returncode, 0, forced.stderr)
         self.assertIn("Warning: -wlm_restart_force accepts", forced.stdout)
@@ -187,7 +205,7 @@ class CheckpointIdentity(unittest.TestCase):
     def test_checkpoint_without_records_loads_with_warning(self):
         out = self.copy_run("old")
         with h5py.File(os.path.join(out, "checkpoint.h5"), "r+") as f:
-            for name in ["content_sha256", "data_size", "data_sha256", "model_options"]:
+            for name in ["content_sha256", "data_size", "data_sha256", "model"]:
                 del f.attrs[name]
         result = run(["-wlm_steps", "5", "-wlm_output", out, "-wlm_restart"])
         self.assertEqual(result.returncode, 0, result.stderr)

@@ -8,7 +8,7 @@
    this harness is not part of the CI run; fuzz_snapshots.c fuzzes wlm's own
    checks with well-formed HDF5 files instead.
 */
-#define _POSIX_C_SOURCE 200809L /* sigaction, strtok_r, statvfs, sleep, mkstemp under -std=c11 */
+#define _POSIX_C_SOURCE 200809L /* mkstemp under -std=c11 */
 #include <wlm/wlmsys.h>
 #include <wlm/wlmsnapshots.h>
 #include <stdio.h>
