@@ -41,7 +41,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
   if (PetscOptionsSetValue(NULL, "-wlm_data", data_file) || PetscOptionsSetValue(NULL, "-wlm_steps", "1")) abort();
   if (!PetscOptionsInsertStringYAML(NULL, text) && !WLMTrainerCreate(PETSC_COMM_SELF, &tr)) {
     if (!WLMTrainerSetFromOptions(tr)) (void)WLMTrainerSetUp(tr);
-    /* NOTE: RSS grows by roughly 40 KB per input for a reason not found yet (LeakSanitizer reports no leak for one input), so runs stay short */
+    /* NOTE: RSS grows by roughly 40 KB per input for a reason not found yet (LeakSanitizer reports no leak for one input), so run.sh restarts it every 120 s */
     (void)WLMTrainerDestroy(&tr);
   }
   free(text);
