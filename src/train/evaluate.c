@@ -11,9 +11,10 @@
    bias-corrected moving average (ema).  The same entries are scored for the
    baselines persistence (the start snapshot itself), free streaming
    (x0 + (t - t0) v0 with the start velocities) and, for forecasts, the
-   persistence of the last training snapshot.  Every rank runs the rollouts,
-   which are cheap next to training; the exact transport problems are
-   distributed round-robin over the ranks and summed with one allreduce.
+   persistence of the last training snapshot.  Every group runs the rollouts,
+   which are cheap next to training, each rank with its share of the
+   particles, and gathers the predicted clouds; the exact transport problems
+   are distributed round-robin over the ranks and summed with one allreduce.
 */
 #include <wlm/private/trainimpl.h>
 #include <wlm/wlmtransport.h>
@@ -141,28 +142,51 @@ static PetscErrorCode AllocatePredictions(WLMTrainer tr, PetscReal ***pred)
   PetscFunctionReturn(0);
 }
 
+/*
+  Rolls this rank's share of snapshot s out to the nout times and gathers the whole predicted clouds into pred[0..nout-1].
+  With one rank per group the rollout writes into pred directly.
+*/
+static PetscErrorCode RolloutShare(WLMTrainer tr, PetscInt s, PetscInt nout, const PetscReal times[], PetscReal **pred)
+{
+  const PetscInt dim = tr->dim;
+  WLMSnapshot    start;
+  PetscInt       lo, hi;
+  PetscReal    **local;
+
+  PetscFunctionBeginUser;
+  PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, s, &start));
+  if (tr->group_size == 1) {
+    PetscCall(WLMDynamicsRollout(tr->dyn, start.N, NULL, tr->times[s], start.x, tr->v0[s], nout, times, pred, NULL));
+    PetscFunctionReturn(0);
+  }
+  WLMTrainerShareRange(tr, start.N, &lo, &hi);
+  PetscCall(PetscMalloc1(nout, &local));
+  for (PetscInt m = 0; m < nout; m++) PetscCall(PetscMalloc1((hi - lo) * dim, &local[m]));
+  PetscCall(WLMDynamicsRollout(tr->dyn, hi - lo, NULL, tr->times[s], start.x + lo * dim, tr->v0[s] + lo * dim, nout, times, local, NULL));
+  for (PetscInt m = 0; m < nout; m++) {
+    PetscCall(WLMTrainerGatherShares(tr, start.N, local[m], pred[m]));
+    PetscCall(PetscFree(local[m]));
+  }
+  PetscCall(PetscFree(local));
+  PetscFunctionReturn(0);
+}
+
 /* Rolls every entry out with the given parameters; a forecast is one rollout that fills all entries. */
 static PetscErrorCode RolloutEntries(WLMTrainer tr, const PetscReal params[], PetscReal ***pred)
 {
   WLMEvalResults *e = &tr->eval;
-  WLMSnapshot     start;
 
   PetscFunctionBeginUser;
   PetscCall(AllocatePredictions(tr, pred));
   PetscCall(WLMTrainerApplyParameters(tr, params));
   if (tr->protocol == WLM_PROTOCOL_FORECAST) {
-    const PetscInt s = e->raw[0].start;
-
     for (PetscInt i = 0; i < e->n; i++) tr->rollout_times[i] = tr->times[e->raw[i].snapshot];
-    PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, s, &start));
-    PetscCall(WLMDynamicsRollout(tr->dyn, start.N, NULL, tr->times[s], start.x, tr->v0[s], e->n, tr->rollout_times, *pred, NULL));
+    PetscCall(RolloutShare(tr, e->raw[0].start, e->n, tr->rollout_times, *pred));
   } else {
     for (PetscInt i = 0; i < e->n; i++) {
-      const PetscInt  s = e->raw[i].start;
       const PetscReal t = tr->times[e->raw[i].snapshot];
 
-      PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, s, &start));
-      PetscCall(WLMDynamicsRollout(tr->dyn, start.N, NULL, tr->times[s], start.x, tr->v0[s], 1, &t, &(*pred)[i], NULL));
+      PetscCall(RolloutShare(tr, e->raw[i].start, 1, &t, &(*pred)[i]));
     }
   }
   PetscFunctionReturn(0);

@@ -11,7 +11,10 @@
 
      L = 1/k sum_{m=1..k} S(X_m, Y_m)
 
-   with respect to (theta, log gamma) to the trainer's gradient buffer.
+   with respect to (theta, log gamma) to the trainer's gradient buffer.  The
+   ranks of a group make the same draws and each keeps its block of rows of
+   the start cloud and of every target (ensemble.c), so its gradient is its
+   share of the rollout's gradient.
 */
 #include <wlm/private/trainimpl.h>
 
@@ -33,11 +36,11 @@ static void GatherRows(PetscInt n, PetscInt dim, const PetscInt *idx, const Pets
   }
 }
 
-/* Draws the start snapshot, horizon and particles; fills x0, vstart, the targets Y and the rollout times. */
+/* Draws the start snapshot, horizon and particles; fills this rank's share of x0, vstart and the targets Y, the share sizes nout and ny, and the rollout times. */
 static PetscErrorCode DrawRollout(WLMTrainer tr, WLMRandom *r, PetscInt step, PetscInt *nout, PetscInt *kout, PetscInt *sout)
 {
   const PetscInt dim = tr->dim;
-  PetscInt       k, p, s, n;
+  PetscInt       k, p, s, n, lo, hi;
   WLMSnapshot    snap;
 
   PetscFunctionBeginUser;
@@ -48,19 +51,23 @@ static PetscErrorCode DrawRollout(WLMTrainer tr, WLMRandom *r, PetscInt step, Pe
   PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, s, &snap));
   n = tr->batch_particles > 0 ? PetscMin(tr->batch_particles, snap.N) : snap.N;
   WLMRandomSample(r, snap.N, n, tr->perm);
-  GatherRows(n, dim, tr->perm, snap.x, tr->x0);
-  GatherRows(n, dim, tr->perm, tr->v0[s], tr->vstart);
+  WLMTrainerShareRange(tr, n, &lo, &hi);
+  GatherRows(hi - lo, dim, tr->perm + lo, snap.x, tr->x0);
+  GatherRows(hi - lo, dim, tr->perm + lo, tr->v0[s], tr->vstart);
+  *nout = hi - lo;
 
   for (PetscInt m = 0; m < k; m++) {
     const PetscInt target = tr->train[p + 1 + m];
+    PetscInt       ny;
 
     PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, target, &snap));
-    tr->ny[m]            = tr->batch_particles > 0 ? PetscMin(tr->batch_particles, snap.N) : snap.N;
+    ny                   = tr->batch_particles > 0 ? PetscMin(tr->batch_particles, snap.N) : snap.N;
     tr->rollout_times[m] = tr->times[target];
-    WLMRandomSample(r, snap.N, tr->ny[m], tr->perm);
-    GatherRows(tr->ny[m], dim, tr->perm, snap.x, tr->Y[m]);
+    WLMRandomSample(r, snap.N, ny, tr->perm);
+    WLMTrainerShareRange(tr, ny, &lo, &hi);
+    GatherRows(hi - lo, dim, tr->perm + lo, snap.x, tr->Y[m]);
+    tr->ny[m] = hi - lo;
   }
-  *nout = n;
   *kout = k;
   *sout = s;
   PetscFunctionReturn(0);
@@ -69,7 +76,7 @@ static PetscErrorCode DrawRollout(WLMTrainer tr, WLMRandom *r, PetscInt step, Pe
 /*@
   WLMTrainerRolloutLoss - Runs rollout j of a step, adds its gradient to the buffer and returns its loss.
 
-  Not Collective: every rank runs its own rollouts.
+  Collective over the trainer's group: its ranks share the rollout's particles.
 
   Input Parameters:
 + tr   - the trainer, with the parameters of this step applied
@@ -77,7 +84,7 @@ static PetscErrorCode DrawRollout(WLMTrainer tr, WLMRandom *r, PetscInt step, Pe
 - j    - rollout index within the step, 0..B-1
 
   Output Parameter:
-. loss - L of this rollout
+. loss - L of this rollout, the same on every rank of the group
 @*/
 PetscErrorCode WLMTrainerRolloutLoss(WLMTrainer tr, PetscInt step, PetscInt j, PetscReal *loss)
 {

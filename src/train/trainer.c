@@ -18,18 +18,18 @@
 @*/
 PetscErrorCode WLMTrainerCreate(MPI_Comm comm, WLMTrainer *tr)
 {
-  WLMTrainer  t;
-  PetscMPIInt size;
+  WLMTrainer t;
 
   PetscFunctionBeginUser;
   PetscValidPointer(tr, 2);
   PetscCall(WLMTrainInitializePackage());
   PetscCall(PetscHeaderCreate(t, WLMTRAINER_CLASSID, "WLMTrainer", "WLM trainer", "WLMTrainer", comm, WLMTrainerDestroy, WLMTrainerView));
-  PetscCallMPI(MPI_Comm_size(comm, &size));
   t->protocol         = WLM_PROTOCOL_FORECAST;
   t->train_fraction   = 0.5;
   t->start            = WLM_ROLLOUT_START_FIRST;
-  t->batch_rollouts   = size;
+  t->batch_rollouts   = PETSC_DECIDE;
+  t->ensemble_ranks   = 1;
+  t->group_comm       = MPI_COMM_NULL;
   t->batch_particles  = 0;
   t->horizon_max      = 0;
   t->horizon_ramp     = 0;
@@ -111,7 +111,8 @@ static PetscErrorCode WLMTrainerSetFromOptions_Protocol(WLMTrainer tr, PetscOpti
   PetscCall(PetscOptionsIntArray("-wlm_holdout", "Interpolate: comma-separated indices of the held-out snapshots", "", tr->holdout, &nholdout, &set));
   if (set) tr->nholdout = nholdout;
   PetscCall(PetscOptionsEnum("-wlm_rollout_start", "Where training rollouts start: the first training snapshot, or any", "", WLMRolloutStarts, (PetscEnum)tr->start, (PetscEnum *)&tr->start, NULL));
-  PetscCall(PetscOptionsInt("-wlm_batch_rollouts", "Rollouts per optimizer step over all ranks (a multiple of the rank count)", "", tr->batch_rollouts, &tr->batch_rollouts, NULL));
+  PetscCall(PetscOptionsInt("-wlm_batch_rollouts", "Rollouts per optimizer step over all ranks, a multiple of the group count P / R (default: one per group)", "", tr->batch_rollouts, &tr->batch_rollouts, NULL));
+  PetscCall(PetscOptionsInt("-wlm_ensemble_ranks", "Ranks R that share the particles of one rollout; the rank count must be a multiple of R", "WLMTrainerSetEnsembleRanks", tr->ensemble_ranks, &tr->ensemble_ranks, NULL));
   PetscCall(PetscOptionsInt("-wlm_batch_particles", "Particles per rollout, with targets subsampled to match (0: all)", "", tr->batch_particles, &tr->batch_particles, NULL));
   PetscCall(PetscOptionsInt("-wlm_horizon_max", "Largest horizon k in training intervals (0: all training intervals)", "", tr->horizon_max, &tr->horizon_max, NULL));
   PetscCall(PetscOptionsInt("-wlm_horizon_ramp", "Steps over which the horizon cap grows linearly from 1 (0: no ramp)", "", tr->horizon_ramp, &tr->horizon_ramp, NULL));
@@ -304,6 +305,7 @@ PetscErrorCode WLMTrainerDestroy(WLMTrainer *tr)
   PetscCall(WLMDynamicsDestroy(&t->dyn));
   PetscCall(WLMPotentialDestroy(&t->pot));
   PetscCall(WLMSnapshotsDestroy(&t->snaps));
+  PetscCall(WLMTrainerDestroyEnsemble(t));
   PetscCall(PetscHeaderDestroy(tr));
   PetscFunctionReturn(0);
 }

@@ -1,0 +1,173 @@
+/*
+   Two-level decomposition of the trainer (-wlm_ensemble_ranks R): one step
+   with all P ranks in one group (R = P) gives the same loss and gradient as
+   the data-parallel trainer (R = 1) to summation order, for every potential
+   type and loss type; run with 1, 2 and 3 ranks this covers R = 1, 2 and 3.
+   Shares are uneven (17 particles per rollout), and the evaluation, which
+   gathers the sharded predictions, gives the same W1.
+*/
+#include "wlmtest.h"
+#include "traintest.h"
+#include <wlm/private/trainimpl.h>
+
+static char data[PETSC_MAX_PATH_LEN];
+
+#define ENSEMBLE_OPTIONS "-wlm_protocol forecast -wlm_train_fraction 0.75 -wlm_substeps 2 -wlm_friction 0.2 -wlm_lr 1e-2 -wlm_log_every 0 -wlm_output_overwrite -wlm_batch_rollouts 6 -wlm_batch_particles 17 -wlm_rollout_start any -wlm_velocity data -wlm_loss_blur 0.5"
+
+static void WriteData(void)
+{
+  PetscSNPrintf(data, sizeof(data), "ensemble-data-np%d.h5", wlm_test_size);
+  WLMTestCall(WLMTestWriteHarmonicData(PETSC_COMM_WORLD, data, 24, 6, PETSC_TRUE));
+}
+
+/* Loss and averaged gradient of one step, copied out of a trainer built with the given options. */
+static PetscErrorCode OneStep(const char options[], PetscReal *loss, PetscInt *n, PetscReal **grad)
+{
+  PetscOptions db;
+  WLMTrainer   tr;
+
+  PetscFunctionBeginUser;
+  PetscCall(WLMTestTrainerCreate(PETSC_COMM_WORLD, options, &db, &tr));
+  PetscCall(WLMTrainerSetUp(tr));
+  PetscCall(WLMTrainerStep(tr));
+  *loss = tr->last_loss;
+  *n    = tr->nparams;
+  PetscCall(PetscMalloc1(*n, grad));
+  PetscCall(PetscArraycpy(*grad, tr->grad, *n));
+  PetscCall(WLMTestTrainerDestroy(&db, &tr));
+  PetscFunctionReturn(0);
+}
+
+/* Largest entry difference relative to the largest entry of a. */
+static PetscReal RelativeDifference(PetscInt n, const PetscReal a[], const PetscReal b[])
+{
+  PetscReal diff = 0, scale = 0;
+
+  for (PetscInt i = 0; i < n; i++) {
+    diff  = PetscMax(diff, PetscAbsReal(a[i] - b[i]));
+    scale = PetscMax(scale, PetscAbsReal(a[i]));
+  }
+  return diff / scale;
+}
+
+START_TEST(test_group_equals_data_parallel)
+{
+  const char *potentials[] = {
+    "-wlm_potential_type external -wlm_potential_hidden 8,8",
+    "-wlm_potential_type meanfield -wlm_potential_hidden 8 -wlm_potential_meanfield_pair_hidden 8",
+    "-wlm_potential_type attention -wlm_potential_attention_hidden 8 -wlm_potential_attention_heads 2 -wlm_potential_attention_layers 1 -wlm_potential_attention_ffn 8",
+    "-wlm_potential_type harmonic",
+  };
+  const char *losses[] = {"sinkhorn", "mmd_gaussian", "energy"};
+  char        options[2048];
+
+  WriteData();
+  for (size_t p = 0; p < sizeof(potentials) / sizeof(potentials[0]); p++) {
+    for (size_t l = 0; l < sizeof(losses) / sizeof(losses[0]); l++) {
+      PetscReal loss1, lossR, *g1, *gR;
+      PetscInt  n1, nR;
+
+      PetscSNPrintf(options, sizeof(options), "%s %s -wlm_loss_type %s -wlm_data %s -wlm_ensemble_ranks 1", ENSEMBLE_OPTIONS, potentials[p], losses[l], data);
+      WLMTestCall(OneStep(options, &loss1, &n1, &g1));
+      PetscSNPrintf(options, sizeof(options), "%s %s -wlm_loss_type %s -wlm_data %s -wlm_ensemble_ranks %d", ENSEMBLE_OPTIONS, potentials[p], losses[l], data, wlm_test_size);
+      WLMTestCall(OneStep(options, &lossR, &nR, &gR));
+      ck_assert_int_eq(n1, nR);
+      ck_assert_msg(PetscAbsReal(loss1 - lossR) <= 1e-10 * PetscAbsReal(loss1), "%s with %s: loss %.17g with R = 1 but %.17g with R = %d", potentials[p], losses[l], (double)loss1, (double)lossR, wlm_test_size);
+      ck_assert_msg(RelativeDifference(n1, g1, gR) < 1e-9, "%s with %s: gradients differ by %g relative with R = %d", potentials[p], losses[l], (double)RelativeDifference(n1, g1, gR), wlm_test_size);
+      PetscFree(g1);
+      PetscFree(gR);
+    }
+  }
+}
+END_TEST
+
+/* Trains two steps with evaluation and returns the W1 of every evaluated snapshot and the parameters. */
+static PetscErrorCode TrainAndEvaluate(const char options[], PetscInt *nw, PetscReal **w1, PetscInt *np, PetscReal **params)
+{
+  PetscOptions db;
+  WLMTrainer   tr;
+
+  PetscFunctionBeginUser;
+  PetscCall(WLMTestTrainerCreate(PETSC_COMM_WORLD, options, &db, &tr));
+  PetscCall(WLMTrainerTrain(tr));
+  *nw = tr->eval.n;
+  *np = tr->nparams;
+  PetscCall(PetscMalloc2(*nw, w1, *np, params));
+  for (PetscInt i = 0; i < *nw; i++) (*w1)[i] = tr->eval.raw[i].w1;
+  PetscCall(PetscArraycpy(*params, tr->params, *np));
+  PetscCall(WLMTestTrainerDestroy(&db, &tr));
+  PetscFunctionReturn(0);
+}
+
+START_TEST(test_group_evaluation)
+{
+  char      options[2048];
+  PetscInt  nw1, nwR, np1, npR;
+  PetscReal *w1, *wR, *p1, *pR;
+
+  WriteData();
+  PetscSNPrintf(options, sizeof(options), "%s -wlm_potential_type meanfield -wlm_potential_hidden 8 -wlm_potential_meanfield_pair_hidden 8 -wlm_data %s -wlm_steps 2 -wlm_ensemble_ranks 1 -wlm_output ensemble-r1-np%d", ENSEMBLE_OPTIONS, data, wlm_test_size);
+  WLMTestCall(TrainAndEvaluate(options, &nw1, &w1, &np1, &p1));
+  PetscSNPrintf(options, sizeof(options), "%s -wlm_potential_type meanfield -wlm_potential_hidden 8 -wlm_potential_meanfield_pair_hidden 8 -wlm_data %s -wlm_steps 2 -wlm_ensemble_ranks %d -wlm_output ensemble-rp-np%d", ENSEMBLE_OPTIONS, data, wlm_test_size, wlm_test_size);
+  WLMTestCall(TrainAndEvaluate(options, &nwR, &wR, &npR, &pR));
+  ck_assert_int_eq(nw1, nwR);
+  ck_assert_int_gt(nw1, 0);
+  ck_assert_int_eq(np1, npR);
+  ck_assert_double_lt(RelativeDifference(np1, p1, pR), 1e-9);
+  ck_assert_double_lt(RelativeDifference(nw1, w1, wR), 1e-9);
+  PetscFree2(w1, p1);
+  PetscFree2(wR, pR);
+}
+END_TEST
+
+/* Sets a trainer up and returns the error code, with the options database popped again. */
+static PetscErrorCode SetUpWithOptions(const char options[])
+{
+  PetscOptions   db;
+  WLMTrainer     tr = NULL;
+  PetscErrorCode ierr;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscOptionsCreate(&db));
+  PetscCall(PetscOptionsInsertString(db, options));
+  PetscCall(PetscOptionsPush(db));
+  ierr = WLMTrainerCreate(PETSC_COMM_WORLD, &tr);
+  if (!ierr) ierr = WLMTrainerSetFromOptions(tr);
+  if (!ierr) ierr = WLMTrainerSetUp(tr);
+  PetscCall(WLMTrainerDestroy(&tr));
+  PetscCall(PetscOptionsPop());
+  PetscCall(PetscOptionsDestroy(&db));
+  return ierr;
+}
+
+START_TEST(test_ensemble_ranks_errors)
+{
+  char options[2048], fragment[64];
+
+  WriteData();
+  PetscSNPrintf(options, sizeof(options), "-wlm_data %s -wlm_ensemble_ranks %d", data, wlm_test_size + 1);
+  PetscSNPrintf(fragment, sizeof(fragment), "-wlm_ensemble_ranks %d is invalid", wlm_test_size + 1);
+  WLMTestExpectError(SetUpWithOptions(options), PETSC_ERR_ARG_OUTOFRANGE, fragment);
+  PetscSNPrintf(options, sizeof(options), "-wlm_data %s -wlm_ensemble_ranks 0", data);
+  WLMTestExpectError(SetUpWithOptions(options), PETSC_ERR_ARG_OUTOFRANGE, "-wlm_ensemble_ranks 0 is invalid");
+  if (wlm_test_size > 1) {
+    /* one group of P ranks: any positive batch size is a multiple of the group count */
+    PetscSNPrintf(options, sizeof(options), "-wlm_data %s -wlm_velocity data -wlm_ensemble_ranks %d -wlm_batch_rollouts 1", data, wlm_test_size);
+    WLMTestCall(SetUpWithOptions(options));
+    PetscSNPrintf(options, sizeof(options), "-wlm_data %s -wlm_ensemble_ranks 1 -wlm_batch_rollouts %d", data, wlm_test_size + 1);
+    WLMTestExpectError(SetUpWithOptions(options), PETSC_ERR_ARG_OUTOFRANGE, "-wlm_batch_rollouts");
+  }
+}
+END_TEST
+
+Suite *WLMTestSuite(void)
+{
+  Suite *s  = suite_create("train_ensemble");
+  TCase *tc = tcase_create("ensemble");
+
+  tcase_add_test(tc, test_group_equals_data_parallel);
+  tcase_add_test(tc, test_group_evaluation);
+  tcase_add_test(tc, test_ensemble_ranks_errors);
+  suite_add_tcase(s, tc);
+  return s;
+}
