@@ -282,6 +282,26 @@ PetscErrorCode WLMLossPairSums(WLMLoss loss, PetscInt npass, WLMLossPairPass pas
   PetscFunctionReturn(0);
 }
 
+/*
+  WLMLossPairBlockSums - Adds the sums of one non-self pass, all its rows against all its columns, into pp->rowsum, pp->colsum and pp->grad as given.
+
+  Not Collective: the ring exchange (ring.c) calls it for its local rows and one visiting block.
+*/
+PetscErrorCode WLMLossPairBlockSums(WLMLoss loss, WLMLossPairPass *pp)
+{
+  const PetscInt        dim      = loss->dim;
+  static PairRowBlockFn rowblock = NULL;
+
+  PetscFunctionBeginUser;
+  if (!rowblock) rowblock = SelectPairRowBlock();
+  PetscCheck(!pp->self, PETSC_COMM_SELF, PETSC_ERR_PLIB, "Block sums take a pass between two different blocks");
+  if (pp->nrow == 0 || pp->ncol == 0) PetscFunctionReturn(0);
+  /* NOTE: one thread; the column sums of a block would need one private copy per thread */
+  rowblock(pp, dim, 0, pp->nrow, pp->rowsum, pp->columns ? pp->colsum : NULL, pp->gradient ? pp->grad : NULL, NULL);
+  PetscCall(PetscLogFlops(UnitWork(pp, 0, pp->nrow) * PairFlops(pp, dim)));
+  PetscFunctionReturn(0);
+}
+
 /* True when a sum computed without a maximum shift kept full relative precision. */
 PetscBool WLMLossSumIsSafe(PetscReal sum)
 {

@@ -3,6 +3,7 @@
    with all P ranks in one group (R = P) gives the same loss and gradient as
    the data-parallel trainer (R = 1) to summation order, for every potential
    type and loss type; run with 1, 2 and 3 ranks this covers R = 1, 2 and 3.
+   The group's loss runs with the gathered clouds and with the ring exchange.
    Shares are uneven (17 particles per rollout), and the evaluation, which
    gathers the sharded predictions, gives the same W1.
 */
@@ -64,8 +65,8 @@ START_TEST(test_group_equals_data_parallel)
   WriteData();
   for (size_t p = 0; p < sizeof(potentials) / sizeof(potentials[0]); p++) {
     for (size_t l = 0; l < sizeof(losses) / sizeof(losses[0]); l++) {
-      PetscReal loss1, lossR, *g1, *gR;
-      PetscInt  n1, nR;
+      PetscReal loss1, lossR, lossRing, *g1, *gR, *gRing;
+      PetscInt  n1, nR, nRing;
 
       PetscSNPrintf(options, sizeof(options), "%s %s -wlm_loss_type %s -wlm_data %s -wlm_ensemble_ranks 1", ENSEMBLE_OPTIONS, potentials[p], losses[l], data);
       WLMTestCall(OneStep(options, &loss1, &n1, &g1));
@@ -74,8 +75,16 @@ START_TEST(test_group_equals_data_parallel)
       ck_assert_int_eq(n1, nR);
       ck_assert_msg(PetscAbsReal(loss1 - lossR) <= 1e-10 * PetscAbsReal(loss1), "%s with %s: loss %.17g with R = 1 but %.17g with R = %d", potentials[p], losses[l], (double)loss1, (double)lossR, wlm_test_size);
       ck_assert_msg(RelativeDifference(n1, g1, gR) < 1e-9, "%s with %s: gradients differ by %g relative with R = %d", potentials[p], losses[l], (double)RelativeDifference(n1, g1, gR), wlm_test_size);
+
+      /* the same group with the loss's ring exchange in place of the gathered clouds */
+      PetscSNPrintf(options, sizeof(options), "%s %s -wlm_loss_type %s -wlm_data %s -wlm_ensemble_ranks %d -wlm_loss_exchange ring", ENSEMBLE_OPTIONS, potentials[p], losses[l], data, wlm_test_size);
+      WLMTestCall(OneStep(options, &lossRing, &nRing, &gRing));
+      ck_assert_int_eq(n1, nRing);
+      ck_assert_msg(PetscAbsReal(loss1 - lossRing) <= 1e-10 * PetscAbsReal(loss1), "%s with %s: loss %.17g with R = 1 but %.17g with R = %d and the ring", potentials[p], losses[l], (double)loss1, (double)lossRing, wlm_test_size);
+      ck_assert_msg(RelativeDifference(n1, g1, gRing) < 1e-9, "%s with %s: gradients differ by %g relative with R = %d and the ring", potentials[p], losses[l], (double)RelativeDifference(n1, g1, gRing), wlm_test_size);
       PetscFree(g1);
       PetscFree(gR);
+      PetscFree(gRing);
     }
   }
 }
