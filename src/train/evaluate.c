@@ -179,6 +179,7 @@ static PetscErrorCode RolloutEntries(WLMTrainer tr, const PetscReal params[], Pe
   PetscFunctionBeginUser;
   PetscCall(AllocatePredictions(tr, pred));
   PetscCall(WLMTrainerApplyParameters(tr, params));
+  PetscCall(WLMPotentialMeanfieldSetBatchSeed(tr->pot, (uint64_t)tr->seed)); /* the same random batches at every evaluation */
   if (tr->protocol == WLM_PROTOCOL_FORECAST) {
     for (PetscInt i = 0; i < e->n; i++) tr->rollout_times[i] = tr->times[e->raw[i].snapshot];
     PetscCall(RolloutShare(tr, e->raw[0].start, e->n, tr->rollout_times, *pred));

@@ -36,7 +36,7 @@ static void GatherRows(PetscInt n, PetscInt dim, const PetscInt *idx, const Pets
   }
 }
 
-/* Draws the start snapshot, horizon and particles; fills this rank's share of x0, vstart and the targets Y, the share sizes nout and ny, and the rollout times. */
+/* Draws the start snapshot, horizon and particles.  Fills this rank's share of x0, vstart and the targets Y, the share sizes nout and ny, and the rollout times. */
 static PetscErrorCode DrawRollout(WLMTrainer tr, WLMRandom *r, PetscInt step, PetscInt *nout, PetscInt *kout, PetscInt *sout)
 {
   const PetscInt dim = tr->dim;
@@ -94,6 +94,8 @@ PetscErrorCode WLMTrainerRolloutLoss(WLMTrainer tr, PetscInt step, PetscInt j, P
 
   PetscFunctionBeginUser;
   WLMRandomSeed(&r, (uint64_t)tr->seed, (uint64_t)step * (uint64_t)tr->batch_rollouts + (uint64_t)j);
+  /* fresh random batches of a meanfield potential for every rollout, without drawing from r */
+  PetscCall(WLMPotentialMeanfieldSetBatchSeed(tr->pot, WLMRandomMix64(WLMRandomMix64((uint64_t)tr->seed) ^ ((uint64_t)step * (uint64_t)tr->batch_rollouts + (uint64_t)j))));
   PetscCall(DrawRollout(tr, &r, step, &n, &k, &s));
 
   PetscCall(PetscLogEventBegin(WLMTRAIN_Rollout, 0, 0, 0, 0));
