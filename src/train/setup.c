@@ -27,6 +27,7 @@ static PetscErrorCode CheckOptions(WLMTrainer tr)
   PetscCheck(tr->opt->lr_min_ratio >= 0 && tr->opt->lr_min_ratio <= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wlm_lr_min_ratio %g is invalid; use a value in [0, 1]", (double)tr->opt->lr_min_ratio);
   if (tr->ngroups == size) PetscCheck(tr->batch_rollouts >= 1 && tr->batch_rollouts % size == 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wlm_batch_rollouts %" PetscInt_FMT " is invalid with %d ranks; use a positive multiple of the rank count", tr->batch_rollouts, size);
   else PetscCheck(tr->batch_rollouts >= 1 && tr->batch_rollouts % tr->ngroups == 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wlm_batch_rollouts %" PetscInt_FMT " is invalid with %d groups of -wlm_ensemble_ranks %d; use a positive multiple of the group count", tr->batch_rollouts, tr->ngroups, tr->group_size);
+  PetscCheck(tr->loss_particles >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wlm_loss_particles %" PetscInt_FMT " is negative; use 0 for all particles", tr->loss_particles);
   PetscCheck(tr->batch_particles >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wlm_batch_particles %" PetscInt_FMT " is negative; use 0 for all particles", tr->batch_particles);
   PetscCheck(tr->horizon_ramp >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wlm_horizon_ramp %" PetscInt_FMT " is negative", tr->horizon_ramp);
   PetscCheck(tr->eval_every >= 0 && tr->log_every >= 0 && tr->checkpoint_every >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wlm_eval_every, -wlm_log_every and -wlm_checkpoint_every must not be negative");
@@ -153,6 +154,7 @@ static PetscErrorCode AllocateWorkspace(WLMTrainer tr)
   PetscCall(PetscMalloc3(tr->max_count, &tr->perm, nx, &tr->x0, nx, &tr->vstart));
   PetscCall(PetscMalloc5(tr->kmax, &tr->X, tr->kmax, &tr->dX, tr->kmax, &tr->Y, tr->kmax, &tr->ny, tr->kmax, &tr->rollout_times));
   for (PetscInt m = 0; m < tr->kmax; m++) PetscCall(PetscMalloc3(nx, &tr->X[m], nx, &tr->dX[m], nx, &tr->Y[m]));
+  if (tr->loss_particles > 0) PetscCall(PetscMalloc2(nx, &tr->xsel, nx, &tr->gsel));
   PetscFunctionReturn(0);
 }
 

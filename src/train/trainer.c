@@ -112,6 +112,7 @@ static PetscErrorCode WLMTrainerSetFromOptions_Protocol(WLMTrainer tr, PetscOpti
   if (set) tr->nholdout = nholdout;
   PetscCall(PetscOptionsEnum("-wlm_rollout_start", "Where training rollouts start: the first training snapshot, or any", "", WLMRolloutStarts, (PetscEnum)tr->start, (PetscEnum *)&tr->start, NULL));
   PetscCall(PetscOptionsInt("-wlm_batch_rollouts", "Rollouts per optimizer step over all ranks, a multiple of the group count P / R (default: one per group)", "", tr->batch_rollouts, &tr->batch_rollouts, NULL));
+  PetscCall(PetscOptionsInt("-wlm_loss_particles", "Particles of each predicted and observed cloud that the loss compares, a random subsample of the rollout (0: all); the rollout itself keeps -wlm_batch_particles", "", tr->loss_particles, &tr->loss_particles, NULL));
   PetscCall(PetscOptionsInt("-wlm_ensemble_ranks", "Ranks R that share the particles of one rollout; the rank count must be a multiple of R", "WLMTrainerSetEnsembleRanks", tr->ensemble_ranks, &tr->ensemble_ranks, NULL));
   PetscCall(PetscOptionsInt("-wlm_batch_particles", "Particles per rollout, with targets subsampled to match (0: all)", "", tr->batch_particles, &tr->batch_particles, NULL));
   PetscCall(PetscOptionsInt("-wlm_horizon_max", "Largest horizon k in training intervals (0: all training intervals)", "", tr->horizon_max, &tr->horizon_max, NULL));
@@ -297,6 +298,7 @@ PetscErrorCode WLMTrainerDestroy(WLMTrainer *tr)
   for (PetscInt m = 0; m < t->kmax; m++) PetscCall(PetscFree3(t->X[m], t->dX[m], t->Y[m]));
   PetscCall(PetscFree5(t->X, t->dX, t->Y, t->ny, t->rollout_times));
   PetscCall(PetscFree3(t->perm, t->x0, t->vstart));
+  PetscCall(PetscFree2(t->xsel, t->gsel));
   PetscCall(PetscFree4(t->params, t->grad, t->avg, t->rollout_grad));
   PetscCall(PetscFree2(t->train, t->test));
   PetscCall(WLMAdamWDestroy(&t->opt));

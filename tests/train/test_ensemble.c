@@ -90,6 +90,31 @@ START_TEST(test_group_equals_data_parallel)
 }
 END_TEST
 
+/* A loss on 7 of the 17 particles of each rollout selects the same particles for every R. */
+START_TEST(test_group_loss_subsample)
+{
+  char      options[2048];
+  PetscReal loss1, lossR, lossAll, *g1, *gR, *gAll;
+  PetscInt  n1, nR, nAll;
+
+  WriteData();
+  PetscSNPrintf(options, sizeof(options), "%s -wlm_potential_type meanfield -wlm_potential_hidden 8 -wlm_potential_meanfield_pair_hidden 8 -wlm_data %s -wlm_ensemble_ranks 1 -wlm_loss_particles 7", ENSEMBLE_OPTIONS, data);
+  WLMTestCall(OneStep(options, &loss1, &n1, &g1));
+  PetscSNPrintf(options, sizeof(options), "%s -wlm_potential_type meanfield -wlm_potential_hidden 8 -wlm_potential_meanfield_pair_hidden 8 -wlm_data %s -wlm_ensemble_ranks %d -wlm_loss_particles 7", ENSEMBLE_OPTIONS, data, wlm_test_size);
+  WLMTestCall(OneStep(options, &lossR, &nR, &gR));
+  PetscSNPrintf(options, sizeof(options), "%s -wlm_potential_type meanfield -wlm_potential_hidden 8 -wlm_potential_meanfield_pair_hidden 8 -wlm_data %s -wlm_ensemble_ranks 1", ENSEMBLE_OPTIONS, data);
+  WLMTestCall(OneStep(options, &lossAll, &nAll, &gAll));
+  ck_assert_int_eq(n1, nR);
+  ck_assert_msg(PetscAbsReal(loss1 - lossR) <= 1e-10 * PetscAbsReal(loss1), "subsampled loss %.17g with R = 1 but %.17g with R = %d", (double)loss1, (double)lossR, wlm_test_size);
+  ck_assert_double_lt(RelativeDifference(n1, g1, gR), 1e-9);
+  /* the subsample changes the loss: a check that the option takes effect */
+  ck_assert_double_gt(PetscAbsReal(loss1 - lossAll), 1e-6 * PetscAbsReal(lossAll));
+  PetscFree(g1);
+  PetscFree(gR);
+  PetscFree(gAll);
+}
+END_TEST
+
 /* Trains two steps with evaluation and returns the W1 of every evaluated snapshot and the parameters. */
 static PetscErrorCode TrainAndEvaluate(const char options[], PetscInt *nw, PetscReal **w1, PetscInt *np, PetscReal **params)
 {
@@ -175,6 +200,7 @@ Suite *WLMTestSuite(void)
   TCase *tc = tcase_create("ensemble");
 
   tcase_add_test(tc, test_group_equals_data_parallel);
+  tcase_add_test(tc, test_group_loss_subsample);
   tcase_add_test(tc, test_group_evaluation);
   tcase_add_test(tc, test_ensemble_ranks_errors);
   suite_add_tcase(s, tc);

@@ -53,6 +53,7 @@ struct _p_WLMTrainer {
   PetscInt batch_particles; /* particles per rollout, 0 for all */
   PetscInt horizon_max;     /* cap on the horizon k, at most ntrain - 1 */
   PetscInt horizon_ramp;    /* steps over which the cap grows from 1 to horizon_max, 0 for none */
+  PetscInt loss_particles;  /* L: predicted and observed particles the loss compares, 0 for all */
 
   /* two-level decomposition (ensemble.c): groups of R ranks share the particles of a rollout */
   PetscInt    ensemble_ranks;        /* R, -wlm_ensemble_ranks */
@@ -95,6 +96,7 @@ struct _p_WLMTrainer {
   PetscReal **X, **dX, **Y;      /* [kmax][max_share*dim] */
   PetscInt  *ny;                 /* [kmax] this rank's share of each target */
   PetscReal *rollout_times;      /* [kmax] */
+  PetscReal *xsel, *gsel;        /* this rank's rows of the loss subsample and their gradient [max_share*dim], with -wlm_loss_particles */
 
   /* forecast mode */
   PetscInt  forecast_start;   /* snapshot to start from, -1 for the first training snapshot */
