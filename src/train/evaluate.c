@@ -7,6 +7,10 @@
      interpolate  for each held-out snapshot h, a rollout from the nearest
                   earlier training snapshot to t_h
 
+   With -wlm_eval_particles E, each distance compares fixed random
+   subsamples of E particles of both clouds, drawn from a stream of the
+   scored snapshot, so successive evaluations stay comparable.
+
    The model is evaluated with the current weights (raw) and with the
    bias-corrected moving average (ema).  The same entries are scored for the
    baselines persistence (the start snapshot itself), free streaming
@@ -51,15 +55,47 @@ static PetscErrorCode BuildEntries(WLMTrainer tr)
   PetscFunctionReturn(0);
 }
 
-/* W1 and W2 between a predicted cloud and the observed snapshot of entry e (uniform masses). */
+/*
+  Copies into sub a random subsample of count rows of the cloud rows [n][dim], drawn from the stream (seed, stream).
+  The same stream gives the same rows at every evaluation.
+*/
+static void SubsampleRows(WLMTrainer tr, uint64_t stream, PetscInt n, const PetscReal rows[], PetscInt count, PetscReal sub[])
+{
+  WLMRandom r;
+
+  WLMRandomSeed(&r, (uint64_t)tr->seed, stream);
+  WLMRandomSample(&r, n, count, tr->perm);
+  for (PetscInt i = 0; i < count; i++) {
+    for (PetscInt k = 0; k < tr->dim; k++) sub[i * tr->dim + k] = rows[tr->perm[i] * tr->dim + k];
+  }
+}
+
+/* Stream of the evaluation subsamples of snapshot s: far from the streams step B + j of the training draws. */
+#define WLM_EVAL_STREAM(s, observed) (0xe000000000000000ULL + 2 * (uint64_t)(s) + ((observed) ? 1 : 0))
+
+/* W1 and W2 between a predicted cloud and the observed snapshot of entry e (uniform masses); with -wlm_eval_particles, between subsamples of both. */
 static PetscErrorCode EntryDistances(WLMTrainer tr, WLMEvalEntry *e, PetscInt n, const PetscReal *x)
 {
-  WLMSnapshot obs;
+  const PetscInt E = tr->eval_particles;
+  WLMSnapshot    obs;
+  PetscInt       nx, ny;
+  PetscReal     *xs, *ys;
 
   PetscFunctionBeginUser;
   PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, e->snapshot, &obs));
-  PetscCall(WLMTransportWassersteinSeq(1, tr->dim, n, x, NULL, obs.N, obs.x, NULL, &e->w1));
-  PetscCall(WLMTransportWassersteinSeq(2, tr->dim, n, x, NULL, obs.N, obs.x, NULL, &e->w2));
+  if (E <= 0 || (n <= E && obs.N <= E)) {
+    PetscCall(WLMTransportWassersteinSeq(1, tr->dim, n, x, NULL, obs.N, obs.x, NULL, &e->w1));
+    PetscCall(WLMTransportWassersteinSeq(2, tr->dim, n, x, NULL, obs.N, obs.x, NULL, &e->w2));
+    PetscFunctionReturn(0);
+  }
+  nx = PetscMin(n, E);
+  ny = PetscMin(obs.N, E);
+  PetscCall(PetscMalloc2(nx * tr->dim, &xs, ny * tr->dim, &ys));
+  SubsampleRows(tr, WLM_EVAL_STREAM(e->snapshot, PETSC_FALSE), n, x, nx, xs);
+  SubsampleRows(tr, WLM_EVAL_STREAM(e->snapshot, PETSC_TRUE), obs.N, obs.x, ny, ys);
+  PetscCall(WLMTransportWassersteinSeq(1, tr->dim, nx, xs, NULL, ny, ys, NULL, &e->w1));
+  PetscCall(WLMTransportWassersteinSeq(2, tr->dim, nx, xs, NULL, ny, ys, NULL, &e->w2));
+  PetscCall(PetscFree2(xs, ys));
   PetscFunctionReturn(0);
 }
 

@@ -27,6 +27,7 @@ static PetscErrorCode CheckOptions(WLMTrainer tr)
   PetscCheck(tr->opt->lr_min_ratio >= 0 && tr->opt->lr_min_ratio <= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wlm_lr_min_ratio %g is invalid; use a value in [0, 1]", (double)tr->opt->lr_min_ratio);
   if (tr->ngroups == size) PetscCheck(tr->batch_rollouts >= 1 && tr->batch_rollouts % size == 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wlm_batch_rollouts %" PetscInt_FMT " is invalid with %d ranks; use a positive multiple of the rank count", tr->batch_rollouts, size);
   else PetscCheck(tr->batch_rollouts >= 1 && tr->batch_rollouts % tr->ngroups == 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wlm_batch_rollouts %" PetscInt_FMT " is invalid with %d groups of -wlm_ensemble_ranks %d; use a positive multiple of the group count", tr->batch_rollouts, tr->ngroups, tr->group_size);
+  PetscCheck(tr->eval_particles >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wlm_eval_particles %" PetscInt_FMT " is negative; use 0 for all particles", tr->eval_particles);
   PetscCheck(tr->loss_particles >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wlm_loss_particles %" PetscInt_FMT " is negative; use 0 for all particles", tr->loss_particles);
   PetscCheck(tr->batch_particles >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wlm_batch_particles %" PetscInt_FMT " is negative; use 0 for all particles", tr->batch_particles);
   PetscCheck(tr->horizon_ramp >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wlm_horizon_ramp %" PetscInt_FMT " is negative", tr->horizon_ramp);

@@ -137,7 +137,7 @@ START_TEST(test_group_evaluation)
 {
   char      options[2048];
   PetscInt  nw1, nwR, np1, npR;
-  PetscReal *w1, *wR, *p1, *pR;
+  PetscReal *w1, *wR, *p1, *pR, *wAll, *pAll;
 
   WriteData();
   PetscSNPrintf(options, sizeof(options), "%s -wlm_potential_type meanfield -wlm_potential_hidden 8 -wlm_potential_meanfield_pair_hidden 8 -wlm_data %s -wlm_steps 2 -wlm_ensemble_ranks 1 -wlm_output ensemble-r1-np%d", ENSEMBLE_OPTIONS, data, wlm_test_size);
@@ -146,11 +146,26 @@ START_TEST(test_group_evaluation)
   WLMTestCall(TrainAndEvaluate(options, &nwR, &wR, &npR, &pR));
   ck_assert_int_eq(nw1, nwR);
   ck_assert_int_gt(nw1, 0);
+  PetscMalloc2(nw1, &wAll, np1, &pAll);
+  WLMTestCall(PetscArraycpy(wAll, w1, nw1));
+  WLMTestCall(PetscArraycpy(pAll, p1, np1));
   ck_assert_int_eq(np1, npR);
   ck_assert_double_lt(RelativeDifference(np1, p1, pR), 1e-9);
   ck_assert_double_lt(RelativeDifference(nw1, w1, wR), 1e-9);
   PetscFree2(w1, p1);
   PetscFree2(wR, pR);
+
+  /* W1 of subsamples of 9 of the 24 particles: the same for every R, and not the W1 of the whole clouds */
+  PetscSNPrintf(options, sizeof(options), "%s -wlm_potential_type meanfield -wlm_potential_hidden 8 -wlm_potential_meanfield_pair_hidden 8 -wlm_data %s -wlm_steps 2 -wlm_ensemble_ranks 1 -wlm_eval_particles 9 -wlm_output ensemble-e1-np%d", ENSEMBLE_OPTIONS, data, wlm_test_size);
+  WLMTestCall(TrainAndEvaluate(options, &nw1, &w1, &np1, &p1));
+  PetscSNPrintf(options, sizeof(options), "%s -wlm_potential_type meanfield -wlm_potential_hidden 8 -wlm_potential_meanfield_pair_hidden 8 -wlm_data %s -wlm_steps 2 -wlm_ensemble_ranks %d -wlm_eval_particles 9 -wlm_output ensemble-ep-np%d", ENSEMBLE_OPTIONS, data, wlm_test_size, wlm_test_size);
+  WLMTestCall(TrainAndEvaluate(options, &nwR, &wR, &npR, &pR));
+  ck_assert_int_eq(nw1, nwR);
+  ck_assert_double_lt(RelativeDifference(nw1, w1, wR), 1e-9);
+  ck_assert_double_gt(RelativeDifference(nw1, w1, wAll), 1e-6);
+  PetscFree2(w1, p1);
+  PetscFree2(wR, pR);
+  PetscFree2(wAll, pAll);
 }
 END_TEST
 

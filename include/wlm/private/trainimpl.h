@@ -54,6 +54,7 @@ struct _p_WLMTrainer {
   PetscInt horizon_max;     /* cap on the horizon k, at most ntrain - 1 */
   PetscInt horizon_ramp;    /* steps over which the cap grows from 1 to horizon_max, 0 for none */
   PetscInt loss_particles;  /* L: predicted and observed particles the loss compares, 0 for all */
+  PetscInt eval_particles;  /* particles of each cloud in the exact W1 and W2 of an evaluation, 0 for all */
 
   /* two-level decomposition (ensemble.c): groups of R ranks share the particles of a rollout */
   PetscInt    ensemble_ranks;        /* R, -wlm_ensemble_ranks */
