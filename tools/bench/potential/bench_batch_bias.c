@@ -17,8 +17,8 @@ Options:\n\
      spread = RMS over particles of the standard deviation over seeds of X_K
 
    The bias estimate contains the sampling error of the mean, whose RMS is
-   about spread / sqrt(seeds); the column "net bias" removes it in quadrature,
-   sqrt(max(bias^2 - (spread^2 / seeds), 0)).  The RMS distance that the
+   about spread / sqrt(seeds).  The column "net bias" removes it in
+   quadrature: sqrt(max(bias^2 - spread^2 / seeds, 0)).  The RMS distance that the
    particles move in the reference rollout sets the scale.
 */
 #include <wlm/wlmsys.h>
