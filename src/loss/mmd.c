@@ -98,7 +98,7 @@ static PetscErrorCode MMDComputeRing(WLMLoss loss, PetscBool gaussian, PetscReal
   PetscReal          k3[3] = {0, 0, 0}; /* kxy, kxx, kyy */
 
   PetscFunctionBeginUser;
-  PetscCall(WLMLossRingPasses(loss, gaussian ? WLM_PAIR_GAUSSIAN : WLM_PAIR_DISTANCE, gaussian ? -0.5 / sigma2 : 0, NULL, NULL, NULL, NULL, PETSC_FALSE));
+  PetscCall(WLMLossRingPasses(loss, gaussian ? WLM_PAIR_GAUSSIAN : WLM_PAIR_DISTANCE, gaussian ? -0.5 / sigma2 : 0, NULL, NULL, NULL, NULL));
   for (PetscInt i = 0; i < n; i++) {
     k3[0] += rg->a[i] * rg->rowxy[i];
     k3[1] += rg->a[i] * rg->rowxx[i];

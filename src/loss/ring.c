@@ -2,37 +2,40 @@
    Ring exchange of the pair sums: both clouds stay sharded.
 
    Rank q of R keeps its rows of x (n_q particles) and of y (m_q).  One pass
-   over the pairs takes R rounds.  In round s, rank q holds the block of rank
-   (q - s) mod R: that rank's coordinates of x and y, their masses and the
-   column potentials FA (of x) and G, GB (of y).  It adds to the sums of its
-   own rows
+   over the pairs takes h + 1 rounds, h = floor(R / 2).  In round 0 rank q
+   computes the pairs inside its own rows.  In round s = 1..h it holds the
+   block of rank v = (q - s) mod R: that rank's coordinates of x and y, their
+   masses and their potentials F, FA (of x) and G, GB (of y).  It then
+   computes every pair between its own rows and the block, once, and adds
+   each pair to the sums of both sides:
 
-     rowxy[i] += sum_{j in block} b_j e(x_i, y_j)     (cross pass, rows x, columns y)
-     rowxx[i] += sum_{k in block} a_k e(x_i, x_k)     (self pass of x, diagonal included)
-     rowyy[j] += sum_{l in block} b_l e(y_j, y_l)     (self pass of y, diagonal included)
+     cross pass  x_q with y_v and y_q with x_v   (rows x, columns y)
+     self of x   x_q with x_v
+     self of y   y_q with y_v
 
-   (and the gradient sums of the first two), and adds the column sums of the
-   cross pass, sum_i a_i e(x_i, y_j), into an accumulator that travels with
-   the block.  The coordinates of the next block are received while the
-   current one is used (MPI_Isend/MPI_Irecv).  The accumulator follows with
-   MPI_Sendrecv_replace after the round, so after R rounds it is back on the
-   rank that owns its columns.  Every rank thus sees every pair (i, j) once,
-   and the self passes see each unordered pair twice, once from each side,
-   which gives the full row sums without the symmetric half-pass of the
-   gathered path.
+   The sums of its own rows stay on rank q.  Those of the block's rows go
+   back to their owner v in one MPI_Sendrecv per round, while rank q receives
+   the sums that rank q + s computed for q's rows.  With R even, the blocks
+   R / 2 apart meet twice in round h, so the two ranks split the work: the
+   lower one computes x_q with y_v and x_q with x_v, the upper one x_v with
+   y_q and y_v with y_q.  The coordinates of the next block are received
+   while the current one is used (MPI_Isend/MPI_Irecv).
 
-   Cost per rank and pass: (n_q (M + N) + m_q M) pair evaluations, R - 1
-   messages of one block (max_q (n_q + m_q) (dim + 2) reals) and R small
-   ones; memory O(n_q + m_q + block), independent of N + M.
+   Every unordered pair is visited once, as in the gathered path, so a call
+   costs about (N M + N^2 / 2 + M^2 / 2) / R pair evaluations per rank.  Each
+   round sends one block, max_q (n_q + m_q) (dim + 3) reals, and the sums of
+   one block, max_q n_q (2 dim + 4) + 2 max_q m_q reals.  Memory per rank is
+   O(n_q + m_q + block), independent of N + M.
 */
 #include <wlm/private/lossimpl.h>
 
 const char *const WLMLossExchanges[] = {"auto", "gather", "ring", "WLMLossExchange", "WLM_LOSS_EXCHANGE_", NULL};
 
-/* Offsets of the parts of a block with capacities nmax and mmax; returns the block length. */
+/* Parts of a block; entries 0 and 1 hold the block's particle counts of x and y. */
 enum {
   BLOCK_X,
   BLOCK_A,
+  BLOCK_F,
   BLOCK_FA,
   BLOCK_Y,
   BLOCK_B,
@@ -41,12 +44,13 @@ enum {
   BLOCK_PARTS
 };
 
+/* Offsets of the parts of a block with capacities nmax and mmax; returns the block length. */
 static PetscInt BlockLayout(PetscInt dim, PetscInt nmax, PetscInt mmax, PetscInt off[])
 {
-  /* entries 0 and 1 hold the block's particle counts of x and y */
   off[BLOCK_X]  = 2;
   off[BLOCK_A]  = off[BLOCK_X] + dim * nmax;
-  off[BLOCK_FA] = off[BLOCK_A] + nmax;
+  off[BLOCK_F]  = off[BLOCK_A] + nmax;
+  off[BLOCK_FA] = off[BLOCK_F] + nmax;
   off[BLOCK_Y]  = off[BLOCK_FA] + nmax;
   off[BLOCK_B]  = off[BLOCK_Y] + dim * mmax;
   off[BLOCK_G]  = off[BLOCK_B] + mmax;
@@ -54,27 +58,51 @@ static PetscInt BlockLayout(PetscInt dim, PetscInt nmax, PetscInt mmax, PetscInt
   return off[BLOCK_GB] + mmax;
 }
 
+/* Parts of the sums of one block's rows, each with the block's own counts as strides. */
+enum {
+  SUM_ROWXY,
+  SUM_ROWXX,
+  SUM_GRADXY,
+  SUM_GRADXX,
+  SUM_COLXY,
+  SUM_ROWYY,
+  SUM_PARTS
+};
+
+/* Offsets of the sums of a block of nb and mb particles; returns their length. */
+static PetscInt SumLayout(PetscInt dim, PetscInt nb, PetscInt mb, PetscInt off[])
+{
+  off[SUM_ROWXY]  = 0;
+  off[SUM_ROWXX]  = nb;
+  off[SUM_GRADXY] = 2 * nb;
+  off[SUM_GRADXX] = off[SUM_GRADXY] + (dim + 1) * nb;
+  off[SUM_COLXY]  = off[SUM_GRADXX] + (dim + 1) * nb;
+  off[SUM_ROWYY]  = off[SUM_COLXY] + mb;
+  return off[SUM_ROWYY] + mb;
+}
+
 /* Grows the local and block arrays; keeps nothing. */
 static PetscErrorCode RingReserve(WLMLossRing *rg)
 {
   const PetscInt dim = rg->dim;
-  PetscInt       off[BLOCK_PARTS];
+  PetscInt       off[SUM_PARTS], sumlen;
 
   PetscFunctionBeginUser;
   rg->blocklen = BlockLayout(dim, rg->nmax, rg->mmax, off);
+  sumlen       = SumLayout(dim, rg->nmax, rg->mmax, off);
   if (rg->n > rg->capn || rg->m > rg->capm || dim != rg->capdim) {
     PetscCall(PetscFree5(rg->xt, rg->a, rg->rowxy, rg->rowxx, rg->gradxy));
-    PetscCall(PetscFree4(rg->yt, rg->b, rg->rowyy, rg->gradxx));
+    PetscCall(PetscFree5(rg->yt, rg->b, rg->rowyy, rg->gradxx, rg->scratch));
     rg->capn   = PetscMax(rg->n, rg->capn);
     rg->capm   = PetscMax(rg->m, rg->capm);
     rg->capdim = dim;
     PetscCall(PetscMalloc5(dim * rg->capn, &rg->xt, rg->capn, &rg->a, rg->capn, &rg->rowxy, rg->capn, &rg->rowxx, (dim + 1) * rg->capn, &rg->gradxy));
-    PetscCall(PetscMalloc4(dim * rg->capm, &rg->yt, rg->capm, &rg->b, rg->capm, &rg->rowyy, (dim + 1) * rg->capn, &rg->gradxx));
+    PetscCall(PetscMalloc5(dim * rg->capm, &rg->yt, rg->capm, &rg->b, rg->capm, &rg->rowyy, (dim + 1) * rg->capn, &rg->gradxx, (dim + 1) * rg->capm, &rg->scratch));
   }
-  if (rg->blocklen + rg->mmax > rg->capblock) {
-    PetscCall(PetscFree3(rg->block[0], rg->block[1], rg->colacc));
-    rg->capblock = rg->blocklen + rg->mmax;
-    PetscCall(PetscMalloc3(rg->capblock, &rg->block[0], rg->capblock, &rg->block[1], rg->capblock, &rg->colacc));
+  if (rg->blocklen + sumlen + rg->mmax > rg->capblock) {
+    PetscCall(PetscFree5(rg->block[0], rg->block[1], rg->colacc, rg->sumsend, rg->sumrecv));
+    rg->capblock = rg->blocklen + sumlen + rg->mmax;
+    PetscCall(PetscMalloc5(rg->capblock, &rg->block[0], rg->capblock, &rg->block[1], rg->capblock, &rg->colacc, rg->capblock, &rg->sumsend, rg->capblock, &rg->sumrecv));
   }
   PetscFunctionReturn(0);
 }
@@ -181,8 +209,8 @@ PetscErrorCode WLMLossRingSetUp(WLMLoss loss, PetscInt n, const PetscReal x[], P
   PetscFunctionReturn(0);
 }
 
-/* Copies this rank's rows and column potentials into a block. */
-static void PackOwnBlock(const WLMLossRing *rg, const PetscReal FA[], const PetscReal G[], const PetscReal GB[], PetscReal blk[])
+/* Copies this rank's rows and potentials into a block. */
+static void PackOwnBlock(const WLMLossRing *rg, const PetscReal F[], const PetscReal FA[], const PetscReal G[], const PetscReal GB[], PetscReal blk[])
 {
   PetscInt off[BLOCK_PARTS];
 
@@ -193,6 +221,7 @@ static void PackOwnBlock(const WLMLossRing *rg, const PetscReal FA[], const Pets
   for (PetscInt e = 0; e < rg->dim * rg->m; e++) blk[off[BLOCK_Y] + e] = rg->yt[e];
   for (PetscInt i = 0; i < rg->n; i++) {
     blk[off[BLOCK_A] + i]  = rg->a[i];
+    blk[off[BLOCK_F] + i]  = F ? F[i] : 0;
     blk[off[BLOCK_FA] + i] = FA ? FA[i] : 0;
   }
   for (PetscInt j = 0; j < rg->m; j++) {
@@ -202,82 +231,158 @@ static void PackOwnBlock(const WLMLossRing *rg, const PetscReal FA[], const Pets
   }
 }
 
-/* Adds the sums of this rank's rows against one block (the three passes of the header). */
-static PetscErrorCode BlockPasses(WLMLoss loss, WLMPairKernel kernel, PetscReal scale, const PetscReal F[], const PetscReal FA[], const PetscReal GB[], PetscBool columns, const PetscReal blk[], PetscReal colacc[])
+/* A pass of kernel and scale with rows (t, w, pot) of nrow particles and columns (t, w, pot) of ncol. */
+static void SetPass(WLMLossPairPass *pp, WLMPairKernel kernel, PetscReal scale, PetscInt nrow, const PetscReal *rowt, const PetscReal *roww, const PetscReal *rowpot, PetscInt ncol, const PetscReal *colt, const PetscReal *colw, const PetscReal *colpot)
 {
-  WLMLossRing    *rg = &loss->ring;
-  const PetscInt  nb = (PetscInt)blk[0], mb = (PetscInt)blk[1];
-  PetscInt        off[BLOCK_PARTS];
-  WLMLossPairPass pass[3];
+  PetscMemzero(pp, sizeof(*pp));
+  pp->kernel = kernel;
+  pp->scale  = scale;
+  pp->nrow   = nrow;
+  pp->rowt   = rowt;
+  pp->roww   = roww;
+  pp->rowpot = rowpot;
+  pp->ncol   = ncol;
+  pp->colt   = colt;
+  pp->colw   = colw;
+  pp->colpot = colpot;
+}
+
+/*
+  Round 0: the pairs inside this rank's rows.  The self passes visit each pair once and leave the
+  diagonal, which is added here: e(x, x) = exp(2 F) for Sinkhorn, 1 for the Gaussian, 0 for the
+  distance.  Its gradient terms h (x_i - x_i) vanish and are left out.
+*/
+static PetscErrorCode OwnPasses(WLMLoss loss, WLMPairKernel kernel, PetscReal scale, const PetscReal F[], const PetscReal FA[], const PetscReal G[], const PetscReal GB[])
+{
+  WLMLossRing    *rg       = &loss->ring;
+  const PetscBool sinkhorn = (PetscBool)(kernel == WLM_PAIR_SINKHORN_P1 || kernel == WLM_PAIR_SINKHORN_P2);
+  WLMLossPairPass pass;
 
   PetscFunctionBeginUser;
-  (void)BlockLayout(rg->dim, rg->nmax, rg->mmax, off);
-  PetscCall(PetscMemzero(pass, sizeof(pass)));
-  for (PetscInt p = 0; p < 3; p++) {
-    pass[p].kernel   = kernel;
-    pass[p].scale    = scale;
-    pass[p].gradient = rg->gradient && p < 2 ? PETSC_TRUE : PETSC_FALSE;
-  }
-  /* cross pass: rows x, columns y of the block, with column sums */
-  pass[0].columns = columns;
-  pass[0].nrow    = rg->n;
-  pass[0].ncol    = mb;
-  pass[0].rowt    = rg->xt;
-  pass[0].colt    = blk + off[BLOCK_Y];
-  pass[0].rowpot  = F;
-  pass[0].colpot  = blk + off[BLOCK_G];
-  pass[0].roww    = rg->a;
-  pass[0].colw    = blk + off[BLOCK_B];
-  pass[0].rowsum  = rg->rowxy;
-  pass[0].colsum  = colacc;
-  pass[0].grad    = rg->gradxy;
-  /* self pass of x: rows x, columns x of the block */
-  pass[1].nrow   = rg->n;
-  pass[1].ncol   = nb;
-  pass[1].rowt   = rg->xt;
-  pass[1].colt   = blk + off[BLOCK_X];
-  pass[1].rowpot = FA;
-  pass[1].colpot = blk + off[BLOCK_FA];
-  pass[1].roww   = rg->a;
-  pass[1].colw   = blk + off[BLOCK_A];
-  pass[1].rowsum = rg->rowxx;
-  pass[1].grad   = rg->gradxx;
-  /* self pass of y: rows y, columns y of the block */
-  pass[2].nrow   = rg->m;
-  pass[2].ncol   = mb;
-  pass[2].rowt   = rg->yt;
-  pass[2].colt   = blk + off[BLOCK_Y];
-  pass[2].rowpot = GB;
-  pass[2].colpot = blk + off[BLOCK_GB];
-  pass[2].roww   = rg->b;
-  pass[2].colw   = blk + off[BLOCK_B];
-  pass[2].rowsum = rg->rowyy;
-  for (PetscInt p = 0; p < 3; p++) PetscCall(WLMLossPairBlockSums(loss, &pass[p]));
+  SetPass(&pass, kernel, scale, rg->n, rg->xt, rg->a, F, rg->m, rg->yt, rg->b, G);
+  pass.columns  = PETSC_TRUE;
+  pass.gradient = rg->gradient;
+  pass.rowsum   = rg->rowxy;
+  pass.colsum   = rg->colacc;
+  pass.grad     = rg->gradxy;
+  PetscCall(WLMLossPairBlockSums(loss, &pass, NULL));
+
+  SetPass(&pass, kernel, scale, rg->n, rg->xt, rg->a, FA, rg->n, rg->xt, rg->a, FA);
+  pass.self     = PETSC_TRUE;
+  pass.gradient = rg->gradient;
+  pass.rowsum   = rg->rowxx;
+  pass.grad     = rg->gradxx;
+  PetscCall(WLMLossPairBlockSums(loss, &pass, NULL));
+
+  SetPass(&pass, kernel, scale, rg->m, rg->yt, rg->b, GB, rg->m, rg->yt, rg->b, GB);
+  pass.self   = PETSC_TRUE;
+  pass.rowsum = rg->rowyy;
+  PetscCall(WLMLossPairBlockSums(loss, &pass, NULL));
+
+  if (kernel == WLM_PAIR_DISTANCE) PetscFunctionReturn(0);
+  for (PetscInt i = 0; i < rg->n; i++) rg->rowxx[i] += rg->a[i] * (sinkhorn ? PetscExpReal(2 * FA[i]) : 1.0);
+  for (PetscInt j = 0; j < rg->m; j++) rg->rowyy[j] += rg->b[j] * (sinkhorn ? PetscExpReal(2 * GB[j]) : 1.0);
   PetscFunctionReturn(0);
 }
 
 /*
-  WLMLossRingPasses - Computes the row sums of the cross pass and both self passes (and the column sums of the cross pass) over all ranks.
+  Rounds 1..h: the pairs between this rank's rows and the block blk, added to the sums of this rank's rows and, in sums, of the block's rows.
+  x of this rank with y of the block is always computed; the flags select the other three parts.
+*/
+static PetscErrorCode VisitPasses(WLMLoss loss, WLMPairKernel kernel, PetscReal scale, const PetscReal F[], const PetscReal FA[], const PetscReal G[], const PetscReal GB[], const PetscReal blk[], PetscBool cross2, PetscBool selfx, PetscBool selfy, PetscReal sums[])
+{
+  WLMLossRing    *rg = &loss->ring;
+  const PetscInt  nb = (PetscInt)blk[0], mb = (PetscInt)blk[1];
+  PetscInt        off[BLOCK_PARTS], so[SUM_PARTS];
+  WLMLossPairPass pass;
+
+  PetscFunctionBeginUser;
+  (void)BlockLayout(rg->dim, rg->nmax, rg->mmax, off);
+  PetscCall(PetscArrayzero(sums, SumLayout(rg->dim, nb, mb, so)));
+
+  /* x of this rank with y of the block: row sums here, column sums (the block's cross column sums) there */
+  SetPass(&pass, kernel, scale, rg->n, rg->xt, rg->a, F, mb, blk + off[BLOCK_Y], blk + off[BLOCK_B], blk + off[BLOCK_G]);
+  pass.columns  = PETSC_TRUE;
+  pass.gradient = rg->gradient;
+  pass.rowsum   = rg->rowxy;
+  pass.colsum   = sums + so[SUM_COLXY];
+  pass.grad     = rg->gradxy;
+  PetscCall(WLMLossPairBlockSums(loss, &pass, NULL));
+
+  /* y of this rank with x of the block: this rank's cross column sums, and the block's cross row sums and gradient sums */
+  if (cross2) {
+    SetPass(&pass, kernel, scale, rg->m, rg->yt, rg->b, G, nb, blk + off[BLOCK_X], blk + off[BLOCK_A], blk + off[BLOCK_F]);
+    pass.columns  = PETSC_TRUE;
+    pass.gradient = rg->gradient;
+    pass.rowsum   = rg->colacc;
+    pass.colsum   = sums + so[SUM_ROWXY];
+    pass.grad     = rg->scratch;
+    PetscCall(WLMLossPairBlockSums(loss, &pass, rg->gradient ? sums + so[SUM_GRADXY] : NULL));
+  }
+
+  /* x with x, both sides */
+  if (selfx) {
+    SetPass(&pass, kernel, scale, rg->n, rg->xt, rg->a, FA, nb, blk + off[BLOCK_X], blk + off[BLOCK_A], blk + off[BLOCK_FA]);
+    pass.columns  = PETSC_TRUE;
+    pass.gradient = rg->gradient;
+    pass.rowsum   = rg->rowxx;
+    pass.colsum   = sums + so[SUM_ROWXX];
+    pass.grad     = rg->gradxx;
+    PetscCall(WLMLossPairBlockSums(loss, &pass, rg->gradient ? sums + so[SUM_GRADXX] : NULL));
+  }
+
+  /* y with y, both sides */
+  if (selfy) {
+    SetPass(&pass, kernel, scale, rg->m, rg->yt, rg->b, GB, mb, blk + off[BLOCK_Y], blk + off[BLOCK_B], blk + off[BLOCK_GB]);
+    pass.columns = PETSC_TRUE;
+    pass.rowsum  = rg->rowyy;
+    pass.colsum  = sums + so[SUM_ROWYY];
+    PetscCall(WLMLossPairBlockSums(loss, &pass, NULL));
+  }
+  PetscFunctionReturn(0);
+}
+
+/* Adds the sums that another rank computed for this rank's rows. */
+static void AddOwnSums(WLMLossRing *rg, const PetscReal sums[])
+{
+  PetscInt so[SUM_PARTS];
+
+  (void)SumLayout(rg->dim, rg->n, rg->m, so);
+  for (PetscInt i = 0; i < rg->n; i++) {
+    rg->rowxy[i] += sums[so[SUM_ROWXY] + i];
+    rg->rowxx[i] += sums[so[SUM_ROWXX] + i];
+  }
+  for (PetscInt e = 0; rg->gradient && e < (rg->dim + 1) * rg->n; e++) {
+    rg->gradxy[e] += sums[so[SUM_GRADXY] + e];
+    rg->gradxx[e] += sums[so[SUM_GRADXX] + e];
+  }
+  for (PetscInt j = 0; j < rg->m; j++) {
+    rg->colacc[j] += sums[so[SUM_COLXY] + j];
+    rg->rowyy[j] += sums[so[SUM_ROWYY] + j];
+  }
+}
+
+/*
+  WLMLossRingPasses - Computes the row sums of the cross pass and both self passes and the column sums of the cross pass over all ranks.
 
   Collective
 
   Input Parameters:
-+ loss    - the loss, after WLMLossRingSetUp()
-. kernel  - pair kernel and scale, as in WLMLossPairPass
-. F, FA   - row potentials of this rank's x for the cross and self pass, or NULL
-. G, GB   - column potentials of this rank's y for the cross pass and row/column potentials of its self pass, or NULL
-- columns - accumulate the column sums of the cross pass
++ loss   - the loss, after WLMLossRingSetUp()
+. kernel - pair kernel and scale, as in WLMLossPairPass
+. F, FA  - potentials of this rank's x in the cross and the self pass, or NULL for the kernels without potentials
+- G, GB  - potentials of this rank's y in the cross and the self pass, or NULL
 
-  On return loss->ring contains rowxy, rowxx, rowyy (and gradxy, gradxx when the
-  gradient is wanted) for this rank's rows and, in colacc, the column sums of
-  this rank's y.
+  On return loss->ring contains rowxy, rowxx, rowyy (diagonal included) and,
+  when the gradient is wanted, gradxy and gradxx for this rank's rows, and in
+  colacc the column sums of the cross pass for this rank's y.
 */
-PetscErrorCode WLMLossRingPasses(WLMLoss loss, WLMPairKernel kernel, PetscReal scale, const PetscReal F[], const PetscReal FA[], const PetscReal G[], const PetscReal GB[], PetscBool columns)
+PetscErrorCode WLMLossRingPasses(WLMLoss loss, WLMPairKernel kernel, PetscReal scale, const PetscReal F[], const PetscReal FA[], const PetscReal G[], const PetscReal GB[])
 {
   MPI_Comm     comm = PetscObjectComm((PetscObject)loss);
   WLMLossRing *rg   = &loss->ring;
-  PetscMPIInt  size, rank, next, prev, len;
-  PetscInt     cur = 0;
+  PetscMPIInt  size, rank, next, prev, len, sumlen;
+  PetscInt     cur = 0, so[SUM_PARTS], h;
   MPI_Request  req[2];
 
   PetscFunctionBeginUser;
@@ -285,19 +390,23 @@ PetscErrorCode WLMLossRingPasses(WLMLoss loss, WLMPairKernel kernel, PetscReal s
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   next = (rank + 1) % size;
   prev = (rank + size - 1) % size;
+  h    = size / 2;
   PetscCall(PetscMPIIntCast(rg->blocklen, &len));
+  PetscCall(PetscMPIIntCast(SumLayout(rg->dim, rg->nmax, rg->mmax, so), &sumlen));
   PetscCall(PetscArrayzero(rg->rowxy, rg->n));
   PetscCall(PetscArrayzero(rg->rowxx, rg->n));
   PetscCall(PetscArrayzero(rg->rowyy, rg->m));
-  PetscCall(PetscArrayzero(rg->colacc, rg->mmax));
+  PetscCall(PetscArrayzero(rg->colacc, rg->m));
   if (rg->gradient) {
     PetscCall(PetscArrayzero(rg->gradxy, (rg->dim + 1) * rg->n));
     PetscCall(PetscArrayzero(rg->gradxx, (rg->dim + 1) * rg->n));
   }
-  PackOwnBlock(rg, FA, G, GB, rg->block[0]);
+  PackOwnBlock(rg, F, FA, G, GB, rg->block[0]);
 
-  for (PetscMPIInt s = 0; s < size; s++) {
-    const PetscBool more = (PetscBool)(s < size - 1);
+  for (PetscInt s = 0; s <= h; s++) {
+    const PetscBool more = (PetscBool)(s < h);
+    /* with R even, the blocks R / 2 apart meet twice in the last round, and the two ranks split the parts */
+    const PetscBool split = (PetscBool)(size % 2 == 0 && s == h), lower = (PetscBool)(rank < h);
 
     /* receive the next block while this one is used */
     if (more) {
@@ -305,15 +414,19 @@ PetscErrorCode WLMLossRingPasses(WLMLoss loss, WLMPairKernel kernel, PetscReal s
       PetscCallMPI(MPI_Isend(rg->block[cur], len, MPIU_REAL, next, 0, comm, &req[1]));
     }
     PetscCall(PetscLogEventBegin(WLMLOSS_PairSums, loss, 0, 0, 0));
-    PetscCall(BlockPasses(loss, kernel, scale, F, FA, GB, columns, rg->block[cur], rg->colacc));
+    if (s == 0) PetscCall(OwnPasses(loss, kernel, scale, F, FA, G, GB));
+    else PetscCall(VisitPasses(loss, kernel, scale, F, FA, G, GB, rg->block[cur], (PetscBool)!split, (PetscBool)(!split || lower), (PetscBool)(!split || !lower), rg->sumsend));
     PetscCall(PetscLogEventEnd(WLMLOSS_PairSums, loss, 0, 0, 0));
 
     PetscCall(PetscLogEventBegin(WLMLOSS_RingExchange, loss, 0, 0, 0));
     if (more) PetscCallMPI(MPI_Waitall(2, req, MPI_STATUSES_IGNORE));
-    /* the column sums follow their block; after the last round they are home */
-    if (columns && size > 1) PetscCallMPI(MPI_Sendrecv_replace(rg->colacc, (PetscMPIInt)rg->mmax, MPIU_REAL, next, 1, prev, 1, comm, MPI_STATUS_IGNORE));
+    if (s > 0) {
+      /* the sums of the block's rows go to its owner q - s; this rank's come from q + s */
+      PetscCallMPI(MPI_Sendrecv(rg->sumsend, sumlen, MPIU_REAL, (PetscMPIInt)((rank + size - s) % size), 1, rg->sumrecv, sumlen, MPIU_REAL, (PetscMPIInt)((rank + s) % size), 1, comm, MPI_STATUS_IGNORE));
+      AddOwnSums(rg, rg->sumrecv);
+    }
     PetscCall(PetscLogEventEnd(WLMLOSS_RingExchange, loss, 0, 0, 0));
-    cur = 1 - cur;
+    if (more) cur = 1 - cur;
   }
   PetscFunctionReturn(0);
 }
@@ -323,8 +436,8 @@ PetscErrorCode WLMLossRingDestroy(WLMLossRing *rg)
 {
   PetscFunctionBeginUser;
   PetscCall(PetscFree5(rg->xt, rg->a, rg->rowxy, rg->rowxx, rg->gradxy));
-  PetscCall(PetscFree4(rg->yt, rg->b, rg->rowyy, rg->gradxx));
-  PetscCall(PetscFree3(rg->block[0], rg->block[1], rg->colacc));
+  PetscCall(PetscFree5(rg->yt, rg->b, rg->rowyy, rg->gradxx, rg->scratch));
+  PetscCall(PetscFree5(rg->block[0], rg->block[1], rg->colacc, rg->sumsend, rg->sumrecv));
   rg->capn = rg->capm = rg->capblock = 0;
   PetscFunctionReturn(0);
 }

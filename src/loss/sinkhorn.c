@@ -303,7 +303,7 @@ static PetscErrorCode SinkhornRingStep(WLMLoss loss, PetscReal eps, PetscReal gr
     sk->G[j]  = sk->g[j] * inv;
     sk->GB[j] = sk->gb[j] * inv;
   }
-  PetscCall(WLMLossRingPasses(loss, loss->p == 1 ? WLM_PAIR_SINKHORN_P1 : WLM_PAIR_SINKHORN_P2, loss->p == 1 ? -inv : -0.5 * inv, sk->F, sk->FA, sk->G, sk->GB, PETSC_TRUE));
+  PetscCall(WLMLossRingPasses(loss, loss->p == 1 ? WLM_PAIR_SINKHORN_P1 : WLM_PAIR_SINKHORN_P2, loss->p == 1 ? -inv : -0.5 * inv, sk->F, sk->FA, sk->G, sk->GB));
   for (PetscInt i = 0; i < n; i++) {
     if (!WLMLossSumIsSafe(rg->rowxy[i]) || !WLMLossSumIsSafe(rg->rowxx[i])) bad = PETSC_TRUE;
     sk->fn[i]  = sk->f[i] - eps * PetscLogReal(rg->rowxy[i]);

@@ -102,10 +102,10 @@ PETSC_EXTERN const char *const WLMLossExchanges[];
 
 /*
    Sharded clouds of one call in the ring exchange.  Each rank keeps its own
-   rows; a block (the positions, masses and column potentials of one rank's
-   rows of x and y) visits every rank once per pass over the pairs, together
-   with the column sums of the cross pass accumulated on its way.  Memory per
-   rank is O(n + m + max block), never O(N + M).
+   rows.  A block (the positions, masses and potentials of one rank's rows of
+   x and y) visits half of the other ranks per pass over the pairs, and the
+   sums that a rank computes for a visiting block go back to its owner.
+   Memory per rank is O(n + m + max block), never O(N + M).
 */
 typedef struct {
   PetscInt   dim;
@@ -118,7 +118,9 @@ typedef struct {
   PetscReal *rowxy, *rowxx, *rowyy; /* row sums of the cross pass and the two self passes (diagonal included) */
   PetscReal *gradxy, *gradxx;       /* gradient sums [dim + 1][n] of the cross pass and the self pass of x */
   PetscReal *block[2];       /* the block being used and the block being received */
-  PetscReal *colacc;         /* column sums of the cross pass for the visiting block [mmax] */
+  PetscReal *colacc;         /* column sums of the cross pass for this rank's y [m] */
+  PetscReal *sumsend, *sumrecv; /* sums of a visiting block's rows, and of this rank's rows from another rank */
+  PetscReal *scratch;        /* gradient sums of this rank's y, computed only on the way to the column gradient sums [(dim + 1) m] */
   PetscInt   blocklen;       /* reals per block */
   PetscInt   capn, capm, capblock, capdim;
 } WLMLossRing;
@@ -171,9 +173,9 @@ struct _p_WLMLoss {
 PETSC_INTERN PetscErrorCode WLMLossCloudsGather(WLMLoss, PetscInt, const PetscReal[], const PetscReal[], PetscInt, const PetscReal[], const PetscReal[], PetscBool);
 PETSC_INTERN PetscErrorCode WLMLossCloudsDestroy(WLMLossClouds *);
 PETSC_EXTERN PetscErrorCode WLMLossPairSums(WLMLoss, PetscInt, WLMLossPairPass[]);
-PETSC_INTERN PetscErrorCode WLMLossPairBlockSums(WLMLoss, WLMLossPairPass *);
+PETSC_INTERN PetscErrorCode WLMLossPairBlockSums(WLMLoss, WLMLossPairPass *, PetscReal[]);
 PETSC_INTERN PetscErrorCode WLMLossRingSetUp(WLMLoss, PetscInt, const PetscReal[], PetscInt, const PetscReal[], PetscBool, PetscBool *);
-PETSC_INTERN PetscErrorCode WLMLossRingPasses(WLMLoss, WLMPairKernel, PetscReal, const PetscReal[], const PetscReal[], const PetscReal[], const PetscReal[], PetscBool);
+PETSC_INTERN PetscErrorCode WLMLossRingPasses(WLMLoss, WLMPairKernel, PetscReal, const PetscReal[], const PetscReal[], const PetscReal[], const PetscReal[]);
 PETSC_INTERN PetscErrorCode WLMLossRingDestroy(WLMLossRing *);
 PETSC_INTERN PetscErrorCode WLMLossPairWorkDestroy(WLMLossPairWork *);
 PETSC_EXTERN void           WLMLossPairLogSumExact(const WLMLossPairPass *, PetscInt, PetscBool, PetscInt, PetscReal *, PetscReal[]);
