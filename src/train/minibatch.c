@@ -2,7 +2,8 @@
    One training rollout: its random choices, its loss and its gradient.
 
    Rollout j of step n draws, from a stream seeded by (seed, n B + j):
-     k   horizon, uniform in 1..cap(n), cap growing linearly over the ramp;
+     k   horizon, uniform in min(kmin, cap(n))..cap(n), the cap growing
+         linearly over the ramp;
      p   start position among the training snapshots: 0 with -wlm_rollout_start
          first, uniform in 0..K-k with any (K + 1 training snapshots);
      the particle subsample of the start snapshot and of each target.
@@ -15,10 +16,10 @@
    -wlm_loss_particles L, S compares L predicted particles, those at the
    evenly spaced positions floor(s n / L), s < L, of the randomly ordered
    rollout population, with L particles drawn from each target; the other
-   particles still move and interact but get no cotangent.  The
-   
-   ranks of a group make the same draws and each keeps its block of rows of
-   the start cloud and of every target (ensemble.c), so its gradient is its
+   particles still move and interact but get no cotangent.
+
+   The ranks of a group make the same draws and each keeps its block of rows
+   of the start cloud and of every target (ensemble.c), so its gradient is its
    share of the rollout's gradient.
 */
 #include <wlm/private/trainimpl.h>
@@ -45,11 +46,13 @@ static void GatherRows(PetscInt n, PetscInt dim, const PetscInt *idx, const Pets
 static PetscErrorCode DrawRollout(WLMTrainer tr, WLMRandom *r, PetscInt step, PetscInt *nout, PetscInt *nall, PetscInt *first, PetscInt *kout, PetscInt *sout)
 {
   const PetscInt dim = tr->dim;
+  const PetscInt cap = HorizonCap(tr, step);
+  const PetscInt low = PetscMin(tr->horizon_min, cap);
   PetscInt       k, p, s, n, lo, hi;
   WLMSnapshot    snap;
 
   PetscFunctionBeginUser;
-  k = 1 + WLMRandomInteger(r, HorizonCap(tr, step));
+  k = low + WLMRandomInteger(r, cap - low + 1);
   p = tr->start == WLM_ROLLOUT_START_FIRST ? 0 : WLMRandomInteger(r, tr->ntrain - k);
   s = tr->train[p];
 

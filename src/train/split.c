@@ -62,5 +62,6 @@ PetscErrorCode WLMTrainerSplitSnapshots(WLMTrainer tr)
   }
 
   if (tr->horizon_max <= 0 || tr->horizon_max > tr->ntrain - 1) tr->horizon_max = tr->ntrain - 1;
+  PetscCheck(tr->horizon_min >= 1 && tr->horizon_min <= tr->horizon_max, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wlm_horizon_min %" PetscInt_FMT " is invalid; use a value from 1 to the horizon cap %" PetscInt_FMT, tr->horizon_min, tr->horizon_max);
   PetscFunctionReturn(0);
 }

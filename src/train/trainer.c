@@ -31,6 +31,7 @@ PetscErrorCode WLMTrainerCreate(MPI_Comm comm, WLMTrainer *tr)
   t->ensemble_ranks   = 1;
   t->group_comm       = MPI_COMM_NULL;
   t->batch_particles  = 0;
+  t->horizon_min      = 1;
   t->horizon_max      = 0;
   t->horizon_ramp     = 0;
   t->learn_friction   = PETSC_TRUE;
@@ -116,6 +117,7 @@ static PetscErrorCode WLMTrainerSetFromOptions_Protocol(WLMTrainer tr, PetscOpti
   PetscCall(PetscOptionsInt("-wlm_eval_particles", "Particles of each cloud that the exact W1 and W2 of an evaluation compare, a fixed random subsample (0: all; the solver's cost grows faster than N^2)", "", tr->eval_particles, &tr->eval_particles, NULL));
   PetscCall(PetscOptionsInt("-wlm_ensemble_ranks", "Ranks R that share the particles of one rollout; the rank count must be a multiple of R", "WLMTrainerSetEnsembleRanks", tr->ensemble_ranks, &tr->ensemble_ranks, NULL));
   PetscCall(PetscOptionsInt("-wlm_batch_particles", "Particles per rollout, with targets subsampled to match (0: all)", "", tr->batch_particles, &tr->batch_particles, NULL));
+  PetscCall(PetscOptionsInt("-wlm_horizon_min", "Smallest horizon k in training intervals (forecasts profit from long horizons)", "", tr->horizon_min, &tr->horizon_min, NULL));
   PetscCall(PetscOptionsInt("-wlm_horizon_max", "Largest horizon k in training intervals (0: all training intervals)", "", tr->horizon_max, &tr->horizon_max, NULL));
   PetscCall(PetscOptionsInt("-wlm_horizon_ramp", "Steps over which the horizon cap grows linearly from 1 (0: no ramp)", "", tr->horizon_ramp, &tr->horizon_ramp, NULL));
   PetscOptionsHeadEnd();
@@ -248,7 +250,7 @@ PetscErrorCode WLMTrainerView(WLMTrainer tr, PetscViewer viewer)
   if (!viewer) PetscCall(PetscViewerASCIIGetStdout(PetscObjectComm((PetscObject)tr), &viewer));
   PetscCall(PetscViewerASCIIPrintf(viewer, "WLMTrainer: data %s, protocol %s, %" PetscInt_FMT " training and %" PetscInt_FMT " test snapshots\n", tr->data_file, WLMProtocols[tr->protocol], tr->ntrain, tr->ntest));
   PetscCall(PetscViewerASCIIPushTab(viewer));
-  PetscCall(PetscViewerASCIIPrintf(viewer, "rollouts start at %s training snapshot; %" PetscInt_FMT " rollouts per step, %" PetscInt_FMT " particles per rollout (0: all), horizon cap %" PetscInt_FMT ", ramp %" PetscInt_FMT " steps\n", tr->start == WLM_ROLLOUT_START_FIRST ? "the first" : "any", tr->batch_rollouts, tr->batch_particles, tr->horizon_max, tr->horizon_ramp));
+  PetscCall(PetscViewerASCIIPrintf(viewer, "rollouts start at %s training snapshot; %" PetscInt_FMT " rollouts per step, %" PetscInt_FMT " particles per rollout (0: all), horizon %" PetscInt_FMT " to %" PetscInt_FMT ", ramp %" PetscInt_FMT " steps\n", tr->start == WLM_ROLLOUT_START_FIRST ? "the first" : "any", tr->batch_rollouts, tr->batch_particles, tr->horizon_min, tr->horizon_max, tr->horizon_ramp));
   PetscCall(PetscViewerASCIIPrintf(viewer, "AdamW lr %g (%s), weight decay %g, friction %s (initial %g, lr %g), moving average decay %g, %" PetscInt_FMT " steps\n", (double)tr->lr, WLMLearningRateSchedules[tr->opt->schedule], (double)tr->weight_decay, tr->learn_friction ? "learned" : "fixed", (double)tr->friction0, (double)tr->lr_friction, (double)tr->opt->ema_decay, tr->steps));
   if (tr->pot) PetscCall(WLMPotentialView(tr->pot, viewer));
   if (tr->dyn) PetscCall(WLMDynamicsView(tr->dyn, viewer));

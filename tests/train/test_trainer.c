@@ -78,6 +78,9 @@ START_TEST(test_bad_options)
     {"-wlm_ema_decay 1.5", PETSC_ERR_ARG_OUTOFRANGE, "-wlm_ema_decay 1.5"},
     {"-wlm_friction 0 -wlm_friction_learn", PETSC_ERR_ARG_OUTOFRANGE, "-wlm_friction_learn false"},
     {"-wlm_steps -5", PETSC_ERR_ARG_OUTOFRANGE, "-wlm_steps -5"},
+    {"-wlm_horizon_min 9", PETSC_ERR_ARG_OUTOFRANGE, "-wlm_horizon_min 9"},
+    {"-wlm_horizon_min 0", PETSC_ERR_ARG_OUTOFRANGE, "-wlm_horizon_min 0"},
+    {"-wlm_horizon_min 3 -wlm_horizon_max 2", PETSC_ERR_ARG_OUTOFRANGE, "horizon cap 2"},
   };
   char options[1024];
 
@@ -91,6 +94,28 @@ START_TEST(test_bad_options)
   WLMTestExpectError(SetUpWithOptions("-wlm_data no-such-file.h5 -wlm_protocol forecst"), PETSC_ERR_USER, "Unknown option forecst for -wlm_protocol");
   WLMTestExpectError(SetUpWithOptions("-wlm_velocity zero"), PETSC_ERR_USER_INPUT, "-wlm_data");
   WLMTestExpectError(SetUpWithOptions("-wlm_data no-such-file.h5"), PETSC_ERR_FILE_OPEN, "no-such-file.h5");
+}
+END_TEST
+
+/* With -wlm_horizon_min equal to the cap every rollout reaches the last training snapshot. */
+START_TEST(test_horizon_min)
+{
+  char         options[2048];
+  PetscOptions db;
+  WLMTrainer   tr;
+  PetscReal    loss;
+
+  WriteData();
+  PetscSNPrintf(options, sizeof(options), "%s -wlm_data %s -wlm_velocity data -wlm_rollout_start first -wlm_horizon_min 5 -wlm_output horizon-np%d-r%d", BASE_OPTIONS, data_vel, wlm_test_size, wlm_test_rank);
+  WLMTestCall(WLMTestTrainerCreate(PETSC_COMM_SELF, options, &db, &tr));
+  WLMTestCall(WLMTrainerSetUp(tr));
+  ck_assert_int_eq(tr->horizon_max, 5);
+  for (PetscInt j = 0; j < 6; j++) {
+    for (PetscInt m = 0; m < tr->kmax; m++) tr->rollout_times[m] = -1;
+    WLMTestCall(WLMTrainerRolloutLoss(tr, 0, j, &loss));
+    ck_assert_double_eq(tr->rollout_times[4], tr->times[tr->train[5]]);
+  }
+  WLMTestCall(WLMTestTrainerDestroy(&db, &tr));
 }
 END_TEST
 
@@ -179,6 +204,7 @@ Suite *WLMTestSuite(void)
   TCase *tc = tcase_create("trainer");
 
   tcase_add_test(tc, test_bad_options);
+  tcase_add_test(tc, test_horizon_min);
   tcase_add_test(tc, test_restart_bitwise);
   tcase_add_test(tc, test_signal_checkpoint_resume);
   tcase_add_test(tc, test_rank_count_independence);

@@ -51,6 +51,7 @@ struct _p_WLMTrainer {
   /* minibatches */
   PetscInt batch_rollouts;  /* B: rollouts per optimizer step over all ranks; PETSC_DECIDE until set-up, then one per group */
   PetscInt batch_particles; /* particles per rollout, 0 for all */
+  PetscInt horizon_min;     /* smallest horizon k drawn (the cap wins while it is smaller) */
   PetscInt horizon_max;     /* cap on the horizon k, at most ntrain - 1 */
   PetscInt horizon_ramp;    /* steps over which the cap grows from 1 to horizon_max, 0 for none */
   PetscInt loss_particles;  /* L: predicted and observed particles the loss compares, 0 for all */
