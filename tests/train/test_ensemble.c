@@ -115,6 +115,73 @@ START_TEST(test_group_loss_subsample)
 }
 END_TEST
 
+/* Loss of rollout (step, j) at the parameters p; the gradient buffer is restored. */
+static PetscErrorCode LossAt(WLMTrainer tr, const PetscReal p[], PetscInt step, PetscInt j, PetscReal *loss)
+{
+  PetscReal *saved;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscMalloc1(tr->nparams, &saved));
+  PetscCall(PetscArraycpy(saved, tr->grad, tr->nparams));
+  PetscCall(WLMTrainerApplyParameters(tr, p));
+  PetscCall(WLMTrainerRolloutLoss(tr, step, j, loss));
+  PetscCall(PetscArraycpy(tr->grad, saved, tr->nparams));
+  PetscCall(PetscFree(saved));
+  PetscFunctionReturn(0);
+}
+
+/*
+   The gradient of one rollout sharded over all ranks, summed over the ranks,
+   against central differences of its loss along a random direction.  The
+   rollout combines the parts that the sharded path adds: random batches of
+   the meanfield potential (the same batches in the forward pass and the
+   adjoint), the loss on a subsample and the ring exchange.
+*/
+START_TEST(test_group_gradient_differences)
+{
+  char         options[2048];
+  PetscOptions db;
+  WLMTrainer   tr;
+  WLMRandom    r;
+  PetscReal   *p, *e, *q, loss, lp, lm, g, norm = 0, err = 0;
+  PetscInt     n;
+
+  WriteData();
+  PetscSNPrintf(options, sizeof(options), "%s -wlm_potential_type meanfield -wlm_potential_hidden 8 -wlm_potential_meanfield_pair_hidden 8 -wlm_potential_meanfield_batch 4 -wlm_loss_type mmd_gaussian -wlm_loss_particles 11 -wlm_loss_exchange ring -wlm_data %s -wlm_ensemble_ranks %d -wlm_output ensemble-fd-np%d", ENSEMBLE_OPTIONS, data, wlm_test_size, wlm_test_size);
+  WLMTestCall(WLMTestTrainerCreate(PETSC_COMM_WORLD, options, &db, &tr));
+  WLMTestCall(WLMTrainerSetUp(tr));
+  n = tr->nparams;
+  PetscMalloc3(n, &p, n, &e, n, &q);
+  WLMTestCall(PetscArraycpy(p, tr->params, n));
+  WLMRandomSeed(&r, 3, 5);
+  for (PetscInt i = 0; i < n; i++) {
+    e[i] = WLMRandomNormal(&r);
+    norm += e[i] * e[i];
+  }
+  for (PetscInt i = 0; i < n; i++) e[i] /= PetscSqrtReal(norm);
+
+  for (PetscInt j = 0; j < 3; j++) {
+    const PetscReal h = 1e-4;
+
+    g = 0;
+    WLMTestCall(PetscArrayzero(tr->grad, n));
+    WLMTestCall(WLMTrainerApplyParameters(tr, p));
+    WLMTestCall(WLMTrainerRolloutLoss(tr, 2, j, &loss));
+    for (PetscInt i = 0; i < n; i++) g += tr->grad[i] * e[i];
+    /* each rank holds its share of the gradient */
+    MPI_Allreduce(MPI_IN_PLACE, &g, 1, MPIU_REAL, MPI_SUM, PETSC_COMM_WORLD);
+    for (PetscInt i = 0; i < n; i++) q[i] = p[i] + h * e[i];
+    WLMTestCall(LossAt(tr, q, 2, j, &lp));
+    for (PetscInt i = 0; i < n; i++) q[i] = p[i] - h * e[i];
+    WLMTestCall(LossAt(tr, q, 2, j, &lm));
+    err = PetscMax(err, PetscAbsReal((lp - lm) / (2 * h) - g) / PetscMax(PetscAbsReal(g), 1e-12));
+  }
+  ck_assert_msg(err < 1e-5, "the sharded rollout gradient differs from central differences by %g relative", (double)err);
+  PetscFree3(p, e, q);
+  WLMTestCall(WLMTestTrainerDestroy(&db, &tr));
+}
+END_TEST
+
 /* Trains two steps with evaluation and returns the W1 of every evaluated snapshot and the parameters. */
 static PetscErrorCode TrainAndEvaluate(const char options[], PetscInt *nw, PetscReal **w1, PetscInt *np, PetscReal **params)
 {
@@ -216,6 +283,7 @@ Suite *WLMTestSuite(void)
 
   tcase_add_test(tc, test_group_equals_data_parallel);
   tcase_add_test(tc, test_group_loss_subsample);
+  tcase_add_test(tc, test_group_gradient_differences);
   tcase_add_test(tc, test_group_evaluation);
   tcase_add_test(tc, test_ensemble_ranks_errors);
   suite_add_tcase(s, tc);
