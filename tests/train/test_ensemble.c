@@ -168,7 +168,7 @@ START_TEST(test_group_gradient_differences)
     WLMTestCall(WLMTrainerApplyParameters(tr, p));
     WLMTestCall(WLMTrainerRolloutLoss(tr, 2, j, &loss));
     for (PetscInt i = 0; i < n; i++) g += tr->grad[i] * e[i];
-    /* each rank holds its share of the gradient */
+    /* each rank has its share of the gradient */
     MPI_Allreduce(MPI_IN_PLACE, &g, 1, MPIU_REAL, MPI_SUM, PETSC_COMM_WORLD);
     for (PetscInt i = 0; i < n; i++) q[i] = p[i] + h * e[i];
     WLMTestCall(LossAt(tr, q, 2, j, &lp));
