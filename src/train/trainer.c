@@ -252,6 +252,7 @@ PetscErrorCode WLMTrainerView(WLMTrainer tr, PetscViewer viewer)
   PetscCall(PetscViewerASCIIPushTab(viewer));
   PetscCall(PetscViewerASCIIPrintf(viewer, "rollouts start at %s training snapshot; %" PetscInt_FMT " rollouts per step, %" PetscInt_FMT " particles per rollout (0: all), horizon %" PetscInt_FMT " to %" PetscInt_FMT ", ramp %" PetscInt_FMT " steps\n", tr->start == WLM_ROLLOUT_START_FIRST ? "the first" : "any", tr->batch_rollouts, tr->batch_particles, tr->horizon_min, tr->horizon_max, tr->horizon_ramp));
   PetscCall(PetscViewerASCIIPrintf(viewer, "AdamW lr %g (%s), weight decay %g, friction %s (initial %g, lr %g), moving average decay %g, %" PetscInt_FMT " steps\n", (double)tr->lr, WLMLearningRateSchedules[tr->opt->schedule], (double)tr->weight_decay, tr->learn_friction ? "learned" : "fixed", (double)tr->friction0, (double)tr->lr_friction, (double)tr->opt->ema_decay, tr->steps));
+  if (tr->group_size > 1) PetscCall(PetscViewerASCIIPrintf(viewer, "each rollout sharded over a group of %d ranks (-wlm_ensemble_ranks), %d groups\n", tr->group_size, tr->ngroups));
   if (tr->pot) PetscCall(WLMPotentialView(tr->pot, viewer));
   if (tr->dyn) PetscCall(WLMDynamicsView(tr->dyn, viewer));
   if (tr->loss) PetscCall(WLMLossView(tr->loss, viewer));
