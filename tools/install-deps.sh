@@ -8,7 +8,8 @@ set -eu
 
 packages="gcc git meson ninja-build pkg-config
   petsc-dev libopenmpi-dev openmpi-bin libhdf5-openmpi-dev check libopenblas-dev
-  python3 python3-numpy python3-h5py python3-matplotlib python3-scipy python3-pot"
+  python3 python3-numpy python3-h5py python3-matplotlib python3-scipy python3-pot
+  clang libclang-rt-14-dev"
 if [ "${WLM_WITH_SLURM:-0}" = 1 ]; then
   packages="$packages slurmctld slurmd slurm-client munge"
 fi

@@ -19,6 +19,21 @@ PETSC_EXTERN PetscErrorCode WLMGetVersion(const char **, const char **);
 PETSC_EXTERN PetscErrorCode WLMSetNumThreads(PetscInt);
 PETSC_EXTERN PetscErrorCode WLMPushErrorHandler(void);
 PETSC_EXTERN PetscErrorCode WLMOptionsCheckUnused(MPI_Comm);
+PETSC_EXTERN PetscBool      WLMTestFailureRequested(const char[]);
+PETSC_EXTERN PetscErrorCode WLMTestFailureInject(const char[]);
+
+/* SHA-256 (FIPS 180-4) of files and memory, for checkpoint and data identity. */
+typedef struct {
+  uint32_t      state[8];
+  uint64_t      length; /* bytes hashed so far */
+  unsigned char block[64];
+  size_t        fill; /* bytes waiting in block */
+} WLMSHA256;
+
+PETSC_EXTERN void           WLMSHA256Init(WLMSHA256 *);
+PETSC_EXTERN void           WLMSHA256Update(WLMSHA256 *, const void *, size_t);
+PETSC_EXTERN void           WLMSHA256Final(WLMSHA256 *, char[65]);
+PETSC_EXTERN PetscErrorCode WLMSHA256File(const char[], char[65], PetscInt64 *);
 
 /* A random stream; plain data, so it can be copied into a checkpoint. */
 typedef struct {

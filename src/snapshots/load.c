@@ -14,6 +14,7 @@
    all ranks.  The total mass of each snapshot is summed over the ranks.
 */
 #include "snapshotsimpl.h"
+#include <wlm/wlmsys.h>
 #include <unistd.h>
 
 /* What rank 0 learns from the file and broadcasts. */
@@ -500,6 +501,7 @@ PetscErrorCode WLMSnapshotsLoad(WLMSnapshots snap, const char filename[])
   dim = snap->nsnap > 0 ? -1 : snap->dim; /* a dimension set on an empty set is a requirement on the file */
   PetscCall(WLMSnapshotsResetData(snap));
   snap->dim = dim;
+  PetscCall(WLMTestFailureInject("load"));
   ierr = LoadChecked(snap, filename);
   PetscCall(PetscLogEventEnd(WLMSNAPSHOTS_Load, snap, 0, 0, 0));
   if (ierr) {

@@ -3,11 +3,13 @@
    full traceback with the configure line of the PETSc build on every rank;
    users of wlm_mpi need the message, the rank and the place instead.
 */
+#define _POSIX_C_SOURCE 200809L /* sleep under -std=c11 */
 #include <wlm/wlmsys.h>
+#include <unistd.h>
 
 static PetscBool wlm_full_traceback = PETSC_FALSE;
 
-/* Prints the initial message once per communicator (every rank for errors on PETSC_COMM_SELF), then one line per frame with -wlm_error_traceback. */
+/* Prints the initial message with the rank that raised it (once per communicator when every rank raised it), then one line per frame with -wlm_error_traceback. */
 static PetscErrorCode WLMShortErrorHandler(MPI_Comm comm, int line, const char *func, const char *file, PetscErrorCode n, PetscErrorType p, const char *mess, void *ctx)
 {
   PetscMPIInt world_rank = 0, comm_rank = 0, comm_size = 1;
@@ -19,7 +21,16 @@ static PetscErrorCode WLMShortErrorHandler(MPI_Comm comm, int line, const char *
     MPI_Comm_rank(comm, &comm_rank);
     MPI_Comm_size(comm, &comm_size);
   }
-  if (comm_size > 1 && comm_rank != 0) return n; /* the same collective error is printed by the communicator's rank 0 */
+  if (p == PETSC_ERROR_INITIAL && comm_size > 1 && comm_rank != 0) {
+    /*
+       A collective error is usually raised on every rank, and rank 0 prints
+       it.  But a check on a communicator can also fail on this rank alone,
+       when its condition depends on rank-local data, and then only this rank
+       can print the message.  Waiting briefly first lets the MPI_Abort that
+       follows rank 0's report end this process before it prints a duplicate.
+    */
+    sleep(1);
+  }
   if (p == PETSC_ERROR_INITIAL) {
     PetscErrorMessage(n, &text, NULL);
     fprintf(stderr, "[rank %d] error: %s\n", world_rank, mess && mess[0] ? mess : (text ? text : "unknown error"));

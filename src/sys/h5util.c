@@ -4,8 +4,10 @@
    These helpers use the serial HDF5 interface on the calling rank only; the
    parallel snapshot reader and writer use MPI-IO directly.
 */
+#define _POSIX_C_SOURCE 200809L /* open, fsync under -std=c11 */
 #include <wlm/private/h5util.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -358,8 +360,36 @@ PetscErrorCode WLMFileTemporaryName(const char final[], char tmp[], size_t len)
   PetscFunctionReturn(0);
 }
 
+/* Flushes a file's data to stable storage; returns errno, or 0. */
+static int SyncFile(const char path[])
+{
+  int fd = open(path, O_RDONLY), err = 0;
+
+  if (fd < 0) return errno;
+  if (fsync(fd) != 0) err = errno;
+  close(fd);
+  return err;
+}
+
+/* Flushes the directory that contains path, which makes a rename in it durable; returns errno, or 0. */
+static int SyncDirectoryOf(const char path[])
+{
+  char        dir[PETSC_MAX_PATH_LEN];
+  const char *slash = strrchr(path, '/');
+  int         err;
+
+  if (!slash) return SyncFile(".");
+  if (slash == path) return SyncFile("/");
+  if ((size_t)(slash - path) >= sizeof(dir)) return ENAMETOOLONG;
+  memcpy(dir, path, (size_t)(slash - path));
+  dir[slash - path] = '\0';
+  err = SyncFile(dir);
+  /* some file systems cannot sync a directory; the rename is then as durable as they make it */
+  return err == EINVAL || err == EROFS || err == EBADF ? 0 : err;
+}
+
 /*@
-  WLMFileCommit - Renames a completely written temporary file to its final name.
+  WLMFileCommit - Flushes a completely written temporary file to disk and renames it to its final name.
 
   Collective
 
@@ -369,19 +399,35 @@ PetscErrorCode WLMFileTemporaryName(const char final[], char tmp[], size_t len)
 - final - final name; an existing file of that name is replaced
 
   Notes:
-  Rank 0 renames after a barrier and broadcasts the outcome, so every rank
-  returns the same error when the rename fails.
+  Rank 0 works after a barrier and broadcasts the outcome, so every rank
+  returns the same error.  The temporary file is synced before the rename
+  and the directory after it, so that after a crash of the machine the final
+  name shows either the old or the new complete content, as far as the file
+  system honors fsync().  When syncing or renaming fails, the file of the
+  final name is left as it was.
 @*/
 PetscErrorCode WLMFileCommit(MPI_Comm comm, const char tmp[], const char final[])
 {
   PetscMPIInt rank;
-  int         err = 0;
+  int         err[2] = {0, 0}; /* errno, step that failed: 0 sync, 1 rename, 2 directory sync */
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Barrier(comm));
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  if (rank == 0 && rename(tmp, final) != 0) err = errno;
-  PetscCallMPI(MPI_Bcast(&err, 1, MPI_INT, 0, comm));
-  PetscCheck(!err, comm, PETSC_ERR_FILE_WRITE, "Could not rename \"%s\" to \"%s\": %s", tmp, final, strerror(err));
+  if (rank == 0) {
+    err[0] = SyncFile(tmp);
+    if (!err[0]) {
+      err[1] = 1;
+      if (rename(tmp, final) != 0) err[0] = errno;
+    }
+    if (!err[0]) {
+      err[1]  = 2;
+      err[0] = SyncDirectoryOf(final);
+    }
+  }
+  PetscCallMPI(MPI_Bcast(err, 2, MPI_INT, 0, comm));
+  PetscCheck(!err[0] || err[1] != 0, comm, PETSC_ERR_FILE_WRITE, "Could not flush \"%s\" to disk: %s; \"%s\" was not replaced", tmp, strerror(err[0]), final);
+  PetscCheck(!err[0] || err[1] != 1, comm, PETSC_ERR_FILE_WRITE, "Could not rename \"%s\" to \"%s\": %s", tmp, final, strerror(err[0]));
+  PetscCheck(!err[0], comm, PETSC_ERR_FILE_WRITE, "Renamed \"%s\" but could not flush its directory to disk: %s", final, strerror(err[0]));
   PetscFunctionReturn(0);
 }

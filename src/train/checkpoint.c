@@ -7,12 +7,16 @@
    Layout (HDF5, written by rank 0 under a temporary name, then renamed):
      /               attributes format = "wlm-checkpoint", version, step, seed,
                      batch_rollouts, data, learn_friction, friction0, adam_t,
-                     train_seconds (training time so far, excluding evaluations)
+                     train_seconds (training time so far, excluding evaluations),
+                     content_sha256, data_size, data_sha256, model_options
+                     (identity records, see integrity.c)
      /model          the potential with the current weights (WLMPotentialSave)
      /optimizer      datasets params, m, v, ema [nparams]
 */
-#include <wlm/private/trainimpl.h>
-#include <wlm/private/h5util.h>
+#include <wlm/private/integrity.h>
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
 
 #define WLM_CHECKPOINT_VERSION 1
 
@@ -33,10 +37,12 @@ static PetscErrorCode WriteCheckpointFile(WLMTrainer tr, const char path[])
   PetscCall(WLMH5WriteAttributeReal(file, "friction0", tr->friction0));
   PetscCall(WLMH5WriteAttributeInt(file, "adam_t", tr->opt->t));
   PetscCall(WLMH5WriteAttributeReal(file, "train_seconds", tr->train_seconds));
+  PetscCall(WLMTrainerWriteCheckpointIdentity(tr, file));
 
   WLMCallHDF5Return(group, "model", H5Gcreate2, (file, "model", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
   PetscCall(WLMPotentialSave(tr->pot, group));
   WLMCallHDF5("model", H5Gclose, (group));
+  if (WLMTestFailureRequested("kill-in-checkpoint")) raise(SIGKILL); /* test-only: die with the file half written */
 
   WLMCallHDF5Return(group, "optimizer", H5Gcreate2, (file, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
   PetscCall(WLMH5WriteDatasetReal(group, "params", 1, dims, tr->params));
@@ -55,20 +61,32 @@ static PetscErrorCode WriteCheckpointFile(WLMTrainer tr, const char path[])
 
   Notes:
   The previous checkpoint of the same name stays complete until the new one
-  has been written and closed.
+  has been written and closed.  When writing fails, the partial temporary
+  file is removed and the previous checkpoint is left as it was.
 @*/
 PetscErrorCode WLMTrainerSaveCheckpoint(WLMTrainer tr, const char path[])
 {
-  PetscMPIInt rank;
-  char        tmp[PETSC_MAX_PATH_LEN + 32];
+  PetscMPIInt    rank;
+  char           tmp[PETSC_MAX_PATH_LEN + 32];
+  PetscErrorCode ierr;
 
   PetscFunctionBeginUser;
   PetscCall(PetscLogEventBegin(WLMTRAIN_Checkpoint, 0, 0, 0, 0));
   PetscCallMPI(MPI_Comm_rank(PetscObjectComm((PetscObject)tr), &rank));
   PetscCall(WLMFileTemporaryName(path, tmp, sizeof(tmp)));
+  PetscCall(WLMTrainerComputeDataIdentity(tr));
+  PetscCall(WLMTestFailureInject("checkpoint"));
   if (rank == 0) {
     PetscCall(WLMTrainerApplyParameters(tr, tr->params));
-    PetscCall(WriteCheckpointFile(tr, tmp));
+    errno = 0;
+    ierr  = WriteCheckpointFile(tr, tmp);
+    if (ierr) {
+      const int error = errno; /* HDF5 error reports are silenced (WLMH5Silence), so errno is the only record of the failed system call */
+
+      /* the old checkpoint has not been touched; remove the partial new one so it cannot be mistaken for a checkpoint */
+      (void)remove(tmp);
+      SETERRQ(PETSC_COMM_SELF, PETSC_ERR_FILE_WRITE, "Could not write checkpoint \"%s\" (last system error: %s; a full disk or a file-size limit are common causes); the previous checkpoint \"%s\" is unchanged and -wlm_restart continues from it", tmp, error ? strerror(error) : "none", path);
+    }
   }
   PetscCall(WLMFileCommit(PetscObjectComm((PetscObject)tr), tmp, path));
   PetscCall(PetscLogEventEnd(WLMTRAIN_Checkpoint, 0, 0, 0, 0));
@@ -102,6 +120,10 @@ static PetscErrorCode CheckModel(WLMTrainer tr, hid_t file, const char path[])
   WLMTrainerLoadCheckpoint - Restores the step, parameters and optimizer state of a checkpoint.
 
   Collective (every rank reads the file)
+
+  Notes:
+  The checkpoint's content checksum, data file and model options are
+  verified; see WLMTrainerVerifyCheckpoint().
 @*/
 PetscErrorCode WLMTrainerLoadCheckpoint(WLMTrainer tr, const char path[])
 {
@@ -133,6 +155,7 @@ PetscErrorCode WLMTrainerLoadCheckpoint(WLMTrainer tr, const char path[])
   PetscCall(WLMH5ReadDatasetReal(group, "v", 1, dims, tr->opt->v));
   PetscCall(WLMH5ReadDatasetReal(group, "ema", 1, dims, tr->opt->ema));
   WLMCallHDF5("optimizer", H5Gclose, (group));
+  PetscCall(WLMTrainerVerifyCheckpoint(tr, file, path, step, adam_t));
   WLMCallHDF5(path, H5Fclose, (file));
   tr->step    = (PetscInt)step;
   tr->opt->t  = (PetscInt)adam_t;

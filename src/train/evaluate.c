@@ -260,6 +260,7 @@ PetscErrorCode WLMTrainerEvaluate(WLMTrainer tr, PetscBool final)
 
   PetscFunctionBeginUser;
   PetscCall(PetscLogEventBegin(WLMTRAIN_Evaluate, 0, 0, 0, 0));
+  PetscCall(WLMTestFailureInject("eval"));
   if (!tr->eval.n) PetscCall(WLMTrainerComputeBaselines(tr));
   PetscCall(WLMAdamWGetAverage(tr->opt, tr->params, tr->avg));
 

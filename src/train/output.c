@@ -94,6 +94,7 @@ PetscErrorCode WLMTrainerOpenOutput(WLMTrainer tr)
   PetscCallMPI(MPI_Bcast(status, 2, MPI_INT, 0, comm));
   PetscCheck(!status[0], comm, PETSC_ERR_FILE_OPEN, "Cannot use output directory \"%s\": %s; choose another -wlm_output", tr->output, strerror(status[0]));
   PetscCheck(!status[1] || tr->restart[0] || tr->overwrite, comm, PETSC_ERR_FILE_OPEN, "Output directory \"%s\" already holds a run; pass -wlm_restart to continue it, -wlm_output_overwrite to replace it, or choose another -wlm_output", tr->output);
+  PetscCall(WLMTrainerCheckOutputSpace(tr));
   if (rank == 0) {
     PetscCall(WriteRunDescription(tr));
     tr->metrics = fopen(path, tr->restart[0] ? "a" : "w");

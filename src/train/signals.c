@@ -4,6 +4,7 @@
    and the trainer reads it at the end of a step (it travels in the step's
    gradient allreduce), writes a checkpoint and exits normally.
 */
+#define _POSIX_C_SOURCE 200809L /* sigaction under -std=c11 */
 #include <wlm/private/trainimpl.h>
 #include <signal.h>
 
@@ -16,7 +17,7 @@ static void SetFlag(int sig)
 }
 
 /*@
-  WLMTrainerInstallSignalHandlers - Makes SIGTERM and SIGUSR1 request a checkpoint and a clean stop.
+  WLMTrainerInstallSignalHandlers - Makes SIGTERM and SIGUSR1 request a checkpoint and a clean stop, and ignores SIGXFSZ.
 
   Not Collective
 @*/
@@ -30,6 +31,9 @@ PetscErrorCode WLMTrainerInstallSignalHandlers(void)
   sigemptyset(&action.sa_mask);
   PetscCheck(sigaction(SIGTERM, &action, NULL) == 0, PETSC_COMM_SELF, PETSC_ERR_SYS, "Could not install the SIGTERM handler");
   PetscCheck(sigaction(SIGUSR1, &action, NULL) == 0, PETSC_COMM_SELF, PETSC_ERR_SYS, "Could not install the SIGUSR1 handler");
+  /* past a file-size limit (ulimit -f) a write then fails with EFBIG, which is reported, instead of killing the process */
+  action.sa_handler = SIG_IGN;
+  PetscCheck(sigaction(SIGXFSZ, &action, NULL) == 0, PETSC_COMM_SELF, PETSC_ERR_SYS, "Could not ignore SIGXFSZ");
   PetscFunctionReturn(0);
 }
 

@@ -33,8 +33,8 @@ static PetscErrorCode CheckFinite(WLMTrainer tr, PetscReal loss, PetscReal gnorm
   PetscFunctionBeginUser;
   PetscCall(WLMTrainerGetFriction(tr, &gamma));
   PetscCheck(!PetscIsInfOrNanReal(loss) && !PetscIsInfOrNanReal(gnorm), PetscObjectComm((PetscObject)tr), PETSC_ERR_FP,
-             "Training diverged at step %" PetscInt_FMT ": loss %g, gradient norm %g, friction %g. Lower -wlm_lr (now %g), add -wlm_grad_clip, use more -wlm_substeps when the friction times the time step is large, or raise -wlm_loss_blur; the last checkpoint was kept",
-             tr->step, (double)loss, (double)gnorm, (double)gamma, (double)tr->lr);
+             "Training diverged at step %" PetscInt_FMT " (counting from 1): loss %g, gradient norm %g, friction %g. Lower -wlm_lr (now %g), add -wlm_grad_clip, use more -wlm_substeps when the friction times the time step is large, or raise -wlm_loss_blur; the last checkpoint was kept",
+             tr->step + 1, (double)loss, (double)gnorm, (double)gamma, (double)tr->lr);
   PetscFunctionReturn(0);
 }
 
@@ -53,6 +53,7 @@ PetscErrorCode WLMTrainerStep(WLMTrainer tr)
   PetscFunctionBeginUser;
   PetscCall(PetscLogEventBegin(WLMTRAIN_Step, 0, 0, 0, 0));
 
+  PetscCall(WLMTestFailureInject("step"));
   PetscCall(PetscArrayzero(tr->grad, np + 3));
   for (PetscInt j = tr->group; j < tr->batch_rollouts; j += tr->ngroups) {
     PetscCall(WLMTrainerRolloutLoss(tr, tr->step, j, &loss));
@@ -60,6 +61,7 @@ PetscErrorCode WLMTrainerStep(WLMTrainer tr)
     loss_sum += loss;
     count++;
   }
+  if (WLMTestFailureRequested("nan")) loss_sum = (PetscReal)NAN; /* test-only: the divergence check after the allreduce must fire on every rank */
 
   /* one reduction carries the gradient, the loss, the rollout count and the stop flag */
   tr->grad[np]     = loss_sum;
@@ -79,6 +81,7 @@ PetscErrorCode WLMTrainerStep(WLMTrainer tr)
 
   /* the update runs identically on every rank */
   PetscCall(WLMAdamWStep(tr->opt, tr->params, tr->grad, &gnorm));
+  PetscCall(WLMTrainerCheckParameters(tr));
   PetscCall(WLMTrainerApplyParameters(tr, tr->params));
   tr->last_loss  = loss;
   tr->last_gnorm = gnorm;

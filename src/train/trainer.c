@@ -44,6 +44,7 @@ PetscErrorCode WLMTrainerCreate(MPI_Comm comm, WLMTrainer *tr)
   t->checkpoint_every = 0;
   t->seed             = 0;
   t->last_loss        = PETSC_MAX_REAL;
+  t->friction_max     = 1e4;
   t->forecast_start   = -1;
   t->forecast_ema     = PETSC_TRUE;
   PetscCall(PetscStrncpy(t->forecast_output, "forecast.h5", sizeof(t->forecast_output)));
@@ -68,10 +69,13 @@ static PetscErrorCode WLMTrainerSetFromOptions_Run(WLMTrainer tr, PetscOptionIte
   PetscCall(PetscOptionsInt("-wlm_checkpoint_every", "Write a checkpoint every this many steps (0: only at the end or on a signal)", "", tr->checkpoint_every, &tr->checkpoint_every, NULL));
   PetscCall(PetscOptionsInt("-wlm_seed", "Seed of the initialization and of every random draw", "", tr->seed, &tr->seed, NULL));
   PetscCall(PetscOptionsString("-wlm_output", "Output directory", "", tr->output, tr->output, sizeof(tr->output), NULL));
+  PetscCall(PetscOptionsReal("-wlm_output_reserve", "Free space in MiB that must remain in the output directory beyond the estimated outputs, checked before training", "", tr->output_reserve_mb, &tr->output_reserve_mb, NULL));
   PetscCall(PetscOptionsBool("-wlm_output_overwrite", "Allow writing into an existing output directory that holds a previous run", "", tr->overwrite, &tr->overwrite, NULL));
   PetscCall(PetscOptionsString("-wlm_restart", "Checkpoint to continue from (empty value: the checkpoint in the output directory)", "", tr->restart, tr->restart, sizeof(tr->restart), &set));
   if (set && !tr->restart[0]) PetscCall(PetscSNPrintf(tr->restart, sizeof(tr->restart), "%s/checkpoint.h5", tr->output));
+  PetscCall(PetscOptionsBool("-wlm_restart_force", "Accept a checkpoint whose data file or model options differ from this run's (a damaged checkpoint is never accepted)", "", tr->restart_force, &tr->restart_force, NULL));
   PetscOptionsHeadEnd();
+  PetscCheck(tr->output_reserve_mb >= 0, PetscObjectComm((PetscObject)tr), PETSC_ERR_ARG_OUTOFRANGE, "-wlm_output_reserve %g is negative; give the free space to keep in MiB, or 0", (double)tr->output_reserve_mb);
   PetscFunctionReturn(0);
 }
 
@@ -86,6 +90,7 @@ static PetscErrorCode WLMTrainerSetFromOptions_Optimizer(WLMTrainer tr, PetscOpt
   PetscCall(PetscOptionsReal("-wlm_weight_decay", "Decoupled weight decay of the potential's parameters", "", tr->weight_decay, &tr->weight_decay, NULL));
   PetscCall(PetscOptionsBool("-wlm_friction_learn", "Learn the friction as gamma = exp(log gamma); otherwise keep -wlm_friction fixed", "", tr->learn_friction, &tr->learn_friction, NULL));
   PetscCall(PetscOptionsReal("-wlm_lr_friction", "Learning rate of log gamma (no weight decay)", "", tr->lr_friction, &tr->lr_friction, NULL));
+  PetscCall(PetscOptionsReal("-wlm_friction_max", "Largest learned friction, in 1/time units; a larger value stops training as diverged", "", tr->friction_max, &tr->friction_max, NULL));
   PetscCall(PetscOptionsReal("-wlm_adam_beta1", "AdamW first-moment decay", "", o->beta1, &o->beta1, NULL));
   PetscCall(PetscOptionsReal("-wlm_adam_beta2", "AdamW second-moment decay", "", o->beta2, &o->beta2, NULL));
   PetscCall(PetscOptionsReal("-wlm_adam_eps", "AdamW denominator offset", "", o->eps, &o->eps, NULL));
@@ -95,6 +100,7 @@ static PetscErrorCode WLMTrainerSetFromOptions_Optimizer(WLMTrainer tr, PetscOpt
   PetscCall(PetscOptionsReal("-wlm_lr_min_ratio", "Final learning rate of the cosine schedule as a fraction of -wlm_lr", "", o->lr_min_ratio, &o->lr_min_ratio, NULL));
   PetscCall(PetscOptionsReal("-wlm_ema_decay", "Decay of the moving average of the weights used for evaluation (0: off)", "", o->ema_decay, &o->ema_decay, NULL));
   PetscOptionsHeadEnd();
+  PetscCheck(tr->friction_max > 0, PetscObjectComm((PetscObject)tr), PETSC_ERR_ARG_OUTOFRANGE, "-wlm_friction_max %g is invalid; use a positive friction in 1/time units", (double)tr->friction_max);
   PetscFunctionReturn(0);
 }
 
@@ -226,7 +232,7 @@ PetscErrorCode WLMTrainerGetStep(WLMTrainer tr, PetscInt *step)
 PetscErrorCode WLMTrainerGetFriction(WLMTrainer tr, PetscReal *gamma)
 {
   PetscFunctionBeginUser;
-  *gamma = tr->params ? PetscExpReal(tr->params[tr->ntheta]) : tr->friction0;
+  *gamma = tr->params && tr->learn_friction ? PetscExpReal(tr->params[tr->ntheta]) : tr->friction0;
   PetscFunctionReturn(0);
 }
 

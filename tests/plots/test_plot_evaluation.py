@@ -87,6 +87,8 @@ class EvaluationOutputs(ToolTest):
                 pred = wlmsnapshots.read(os.path.join(run, "predictions_%s.h5" % weights))
                 for i, k in enumerate(wlmresults.predicted_indices(pred)):
                     w1 = wlmresults.exact_w1(pred.positions[i], data.positions[k])
+                    if w1 is None:
+                        self.skipTest("POT (python3-pot) is not installed")
                     self.assertAlmostEqual(w1, evaluation[weights]["w1"][str(k)], delta=1e-7 * max(1.0, w1), msg="%s %s snapshot %d" % (run, weights, k))
 
     def test_snapshots_find_relative_data(self):

@@ -119,6 +119,24 @@ START_TEST(test_horizon_min)
 }
 END_TEST
 
+/* A fixed friction is reported as given, also after training steps. */
+START_TEST(test_fixed_friction)
+{
+  char         options[2048];
+  PetscOptions db;
+  WLMTrainer   tr;
+  PetscReal    gamma;
+
+  WriteData();
+  PetscSNPrintf(options, sizeof(options), "%s -wlm_data %s -wlm_velocity data -wlm_friction 0 -wlm_friction_learn false -wlm_steps 2 -wlm_output fixed-friction-np%d-r%d", BASE_OPTIONS, data_vel, wlm_test_size, wlm_test_rank);
+  WLMTestCall(WLMTestTrainerCreate(PETSC_COMM_SELF, options, &db, &tr));
+  WLMTestCall(WLMTrainerTrain(tr));
+  WLMTestCall(WLMTrainerGetFriction(tr, &gamma));
+  ck_assert_double_eq(gamma, 0.0);
+  WLMTestCall(WLMTestTrainerDestroy(&db, &tr));
+}
+END_TEST
+
 /* 2N steps in one run equal N steps, a checkpoint, a restart and N more steps, bit for bit. */
 START_TEST(test_restart_bitwise)
 {
@@ -205,6 +223,7 @@ Suite *WLMTestSuite(void)
 
   tcase_add_test(tc, test_bad_options);
   tcase_add_test(tc, test_horizon_min);
+  tcase_add_test(tc, test_fixed_friction);
   tcase_add_test(tc, test_restart_bitwise);
   tcase_add_test(tc, test_signal_checkpoint_resume);
   tcase_add_test(tc, test_rank_count_independence);

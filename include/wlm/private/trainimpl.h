@@ -91,6 +91,13 @@ struct _p_WLMTrainer {
   PetscReal last_loss, last_gnorm, step_seconds, train_seconds;
   PetscBool stop_requested;
 
+  /* checkpoint integrity and divergence guards (integrity.c, guards.c) */
+  char       data_sha256[65]; /* SHA-256 of data_file, "" until computed */
+  PetscInt64 data_size;       /* bytes of data_file */
+  PetscBool  restart_force;   /* accept a checkpoint whose data file or model options differ */
+  PetscReal  friction_max;    /* largest friction before training counts as diverged */
+  PetscReal  output_reserve_mb; /* free space in MiB required in -wlm_output beyond the estimated outputs */
+
   /* rollout workspace (sized for the largest snapshot) */
   PetscInt   kmax;
   PetscInt  *perm;               /* [max_count] */
@@ -146,6 +153,12 @@ PETSC_EXTERN PetscErrorCode WLMTrainerLogProgress(WLMTrainer, PetscReal);
 PETSC_EXTERN PetscErrorCode WLMTrainerPrintSummary(WLMTrainer);
 PETSC_EXTERN PetscErrorCode WLMTrainerSaveModel(WLMTrainer, const char[]);
 PETSC_EXTERN PetscErrorCode WLMTrainerWritePredictions(WLMTrainer, const char[], PetscReal **, const char[]);
+
+/* checkpoint integrity (integrity.c) and divergence guards (guards.c) */
+PETSC_EXTERN PetscErrorCode WLMTrainerComputeDataIdentity(WLMTrainer);
+PETSC_EXTERN PetscErrorCode WLMTrainerChecksumState(WLMTrainer, PetscInt64, PetscInt64, char[65]);
+PETSC_EXTERN PetscErrorCode WLMTrainerCheckParameters(WLMTrainer);
+PETSC_EXTERN PetscErrorCode WLMTrainerCheckOutputSpace(WLMTrainer);
 
 /* signals (signals.c) */
 PETSC_EXTERN PetscErrorCode WLMTrainerInstallSignalHandlers(void);
