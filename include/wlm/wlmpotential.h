@@ -100,6 +100,8 @@ PETSC_EXTERN PetscErrorCode WLMPotentialMeanfieldSetPairHidden(WLMPotential, Pet
 PETSC_EXTERN PetscErrorCode WLMPotentialMeanfieldSetPairActivation(WLMPotential, WLMActivation);
 PETSC_EXTERN PetscErrorCode WLMPotentialMeanfieldSetPairInput(WLMPotential, WLMPairInput);
 PETSC_EXTERN PetscErrorCode WLMPotentialMeanfieldSetCutoff(WLMPotential, PetscReal);
+PETSC_EXTERN PetscErrorCode WLMPotentialMeanfieldSetBatch(WLMPotential, PetscInt);
+PETSC_EXTERN PetscErrorCode WLMPotentialMeanfieldSetBatchSeed(WLMPotential, uint64_t);
 PETSC_EXTERN PetscErrorCode WLMPotentialAttentionSetSizes(WLMPotential, PetscInt, PetscInt, PetscInt, PetscInt, PetscInt);
 PETSC_EXTERN PetscErrorCode WLMPotentialAttentionSetScoreMemory(WLMPotential, PetscReal);
 

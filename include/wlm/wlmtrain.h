@@ -45,6 +45,7 @@ PETSC_EXTERN PetscErrorCode WLMTrainInitializePackage(void);
 PETSC_EXTERN PetscErrorCode WLMTrainerCreate(MPI_Comm, WLMTrainer *);
 PETSC_EXTERN PetscErrorCode WLMTrainerSetFromOptions(WLMTrainer);
 PETSC_EXTERN PetscErrorCode WLMTrainerPrintObjectHelp(WLMTrainer);
+PETSC_EXTERN PetscErrorCode WLMTrainerSetEnsembleRanks(WLMTrainer, PetscInt);
 PETSC_EXTERN PetscErrorCode WLMTrainerSetUp(WLMTrainer);
 PETSC_EXTERN PetscErrorCode WLMTrainerTrain(WLMTrainer);
 PETSC_EXTERN PetscErrorCode WLMTrainerEvaluate(WLMTrainer, PetscBool);

@@ -34,6 +34,8 @@ PetscErrorCode WLMLossCreate(MPI_Comm comm, WLMLoss *loss)
   l->blur      = PETSC_DEFAULT;
   l->blur_used = 0;
   l->scaling   = 0.9;
+  l->exchange  = WLM_LOSS_EXCHANGE_AUTO;
+  l->ring_min  = 200000;
   *loss        = l;
   PetscFunctionReturn(0);
 }
@@ -210,6 +212,8 @@ PetscErrorCode WLMLossSetFromOptions(WLMLoss loss)
   if (flg) PetscCall(WLMLossSetBlur(loss, blur));
   PetscCall(PetscOptionsReal("-wlm_loss_scaling", "Blur ratio between Sinkhorn annealing iterations, in (0, 1)", "WLMLossSetScaling", scaling, &scaling, &flg));
   if (flg) PetscCall(WLMLossSetScaling(loss, scaling));
+  PetscCall(PetscOptionsEnum("-wlm_loss_exchange", "How sharded clouds meet: gather both on every rank, pass blocks around a ring (memory per rank O(N / P)), or auto (ring from -wlm_loss_ring_min particles on several ranks)", "", WLMLossExchanges, (PetscEnum)loss->exchange, (PetscEnum *)&loss->exchange, NULL));
+  PetscCall(PetscOptionsInt("-wlm_loss_ring_min", "With -wlm_loss_exchange auto: smallest N + M that uses the ring", "", loss->ring_min, &loss->ring_min, NULL));
   if (loss->ops->setfromoptions) PetscCall((*loss->ops->setfromoptions)(loss, PetscOptionsObject));
   PetscCall(PetscObjectProcessOptionsHandlers((PetscObject)loss, PetscOptionsObject));
   PetscOptionsEnd();
@@ -332,6 +336,20 @@ PetscErrorCode WLMLossComputeWithMassGradient(WLMLoss loss, PetscInt n, const Pe
   PetscValidRealPointer(value, 8);
   PetscCall(WLMLossSetUp(loss));
   PetscCall(PetscLogEventBegin(WLMLOSS_Compute, loss, 0, 0, 0));
+  if (!grada) {
+    PetscBool use, fallback = PETSC_TRUE;
+
+    loss->ring.gradient = gradx ? PETSC_TRUE : PETSC_FALSE;
+    PetscCall(WLMLossRingSetUp(loss, n, x, m, y, (PetscBool)(!a && !b), &use));
+    if (use) PetscCall((*loss->ops->computering)(loss, value, gradx, &fallback));
+    loss->ring_used = (PetscBool)(use && !fallback);
+    if (loss->ring_used) {
+      PetscCall(PetscLogEventEnd(WLMLOSS_Compute, loss, 0, 0, 0));
+      PetscCheck(!PetscIsInfOrNanReal(*value), PetscObjectComm((PetscObject)loss), PETSC_ERR_FP, "Loss of type %s is %g for blur %g; the clouds or the blur are outside the range the loss can represent", ((PetscObject)loss)->type_name, (double)*value, (double)loss->blur_used);
+      PetscFunctionReturn(0);
+    }
+  }
+  loss->ring_used = PETSC_FALSE;
   PetscCall(WLMLossCloudsGather(loss, n, x, a, m, y, b, gradx ? PETSC_TRUE : PETSC_FALSE));
   if (loss->blur == (PetscReal)PETSC_DEFAULT && loss->needs_blur) {
     PetscCall(WLMLossBlurFromSample(loss, cl->M, WLM_LOSS_BLUR_SAMPLE, cl->yt, &loss->blur_used));
@@ -367,6 +385,7 @@ PetscErrorCode WLMLossView(WLMLoss loss, PetscViewer viewer)
   PetscCall(PetscViewerASCIIPushTab(viewer));
   if (loss->blur == (PetscReal)PETSC_DEFAULT) PetscCall(PetscViewerASCIIPrintf(viewer, "dimension %" PetscInt_FMT ", blur estimated from the observed cloud at every call\n", loss->dim));
   else PetscCall(PetscViewerASCIIPrintf(viewer, "dimension %" PetscInt_FMT ", blur %g\n", loss->dim, (double)loss->blur));
+  PetscCall(PetscViewerASCIIPrintf(viewer, "clouds on several ranks: %s exchange (auto: ring from %" PetscInt_FMT " particles)\n", WLMLossExchanges[loss->exchange], loss->ring_min));
   if (loss->ops->view) PetscCall((*loss->ops->view)(loss, viewer));
   PetscCall(PetscViewerASCIIPopTab(viewer));
   PetscFunctionReturn(0);
@@ -389,6 +408,7 @@ PetscErrorCode WLMLossDestroy(WLMLoss *loss)
   if ((*loss)->ops->destroy) PetscCall((*(*loss)->ops->destroy)(*loss));
   PetscCall(WLMLossCloudsDestroy(&(*loss)->clouds));
   PetscCall(WLMLossPairWorkDestroy(&(*loss)->work));
+  PetscCall(WLMLossRingDestroy(&(*loss)->ring));
   PetscCall(PetscFree((*loss)->blurwork));
   PetscCall(PetscFree((*loss)->massgrad));
   PetscCall(PetscHeaderDestroy(loss));

@@ -3,7 +3,7 @@
 
 PetscClassId      WLMLOSS_CLASSID;
 PetscFunctionList WLMLossList = NULL;
-PetscLogEvent     WLMLOSS_Compute, WLMLOSS_Gather, WLMLOSS_PairSums, WLMLOSS_Allreduce, WLMLOSS_EstimateBlur;
+PetscLogEvent     WLMLOSS_Compute, WLMLOSS_Gather, WLMLOSS_PairSums, WLMLOSS_Allreduce, WLMLOSS_EstimateBlur, WLMLOSS_RingExchange;
 
 PETSC_EXTERN PetscErrorCode WLMLossCreate_Sinkhorn(WLMLoss);
 PETSC_EXTERN PetscErrorCode WLMLossCreate_MMDGaussian(WLMLoss);
@@ -54,6 +54,7 @@ PetscErrorCode WLMLossInitializePackage(void)
   PetscCall(PetscLogEventRegister("WLMLossPairSums", WLMLOSS_CLASSID, &WLMLOSS_PairSums));
   PetscCall(PetscLogEventRegister("WLMLossAllreduce", WLMLOSS_CLASSID, &WLMLOSS_Allreduce));
   PetscCall(PetscLogEventRegister("WLMLossBlur", WLMLOSS_CLASSID, &WLMLOSS_EstimateBlur));
+  PetscCall(PetscLogEventRegister("WLMLossRingExch", WLMLOSS_CLASSID, &WLMLOSS_RingExchange));
   PetscCall(PetscRegisterFinalize(WLMLossFinalizePackage));
   PetscFunctionReturn(0);
 }

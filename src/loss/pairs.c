@@ -282,6 +282,33 @@ PetscErrorCode WLMLossPairSums(WLMLoss loss, PetscInt npass, WLMLossPairPass pas
   PetscFunctionReturn(0);
 }
 
+/*
+  WLMLossPairBlockSums - Adds the sums of one pass, all its rows, into pp->rowsum, pp->colsum and pp->grad as given.
+
+  Not Collective: the ring exchange (ring.c) calls it for its local rows and one visiting block.
+
+  A self pass visits the pairs j > i and adds each to both sides.  A pass
+  between two blocks adds the column sums when pp->columns is set and, when
+  colgrad is not NULL and pp->gradient is set, the column gradient sums
+  colgrad[0][j] = sum_i u_i h_ij and colgrad[1 + k][j] = sum_i u_i h_ij r_ik, [dim + 1][ncol].
+*/
+PetscErrorCode WLMLossPairBlockSums(WLMLoss loss, WLMLossPairPass *pp, PetscReal colgrad[])
+{
+  const PetscInt        dim      = loss->dim;
+  static PairRowBlockFn rowblock = NULL;
+  PetscReal            *grad, *colsum;
+
+  PetscFunctionBeginUser;
+  if (!rowblock) rowblock = SelectPairRowBlock();
+  if (pp->nrow == 0 || pp->ncol == 0) PetscFunctionReturn(0);
+  grad   = pp->gradient ? pp->grad : NULL;
+  colsum = pp->self ? pp->rowsum : (pp->columns ? pp->colsum : NULL);
+  /* NOTE: one thread; the column sums of a block would need one private copy per thread */
+  rowblock(pp, dim, 0, pp->nrow, pp->rowsum, colsum, grad, pp->self ? grad : (grad ? colgrad : NULL));
+  PetscCall(PetscLogFlops(UnitWork(pp, 0, pp->nrow) * PairFlops(pp, dim)));
+  PetscFunctionReturn(0);
+}
+
 /* True when a sum computed without a maximum shift kept full relative precision. */
 PetscBool WLMLossSumIsSafe(PetscReal sum)
 {

@@ -278,6 +278,125 @@ static PetscErrorCode WLMLossCompute_Sinkhorn(WLMLoss loss, PetscReal *value, Pe
   PetscFunctionReturn(0);
 }
 
+/*
+   Ring exchange (ring.c): the same steps with both clouds sharded.  Each rank
+   keeps the potentials of its own particles; the row sums of the self passes
+   include the diagonal, so no diagonal term is added.  One flag per step,
+   reduced over the ranks, reports a sum outside the safe range.  The caller
+   then repeats the call with gathered clouds, because only they allow the
+   exact recomputation of a single sum.
+*/
+static PetscErrorCode SinkhornRingStep(WLMLoss loss, PetscReal eps, PetscReal gradx[], PetscBool *unsafe)
+{
+  Sinkhorn          *sk = (Sinkhorn *)loss->data;
+  const WLMLossRing *rg = &loss->ring;
+  const PetscInt     n = rg->n, m = rg->m, dim = rg->dim;
+  const PetscReal    inv = 1.0 / eps;
+  PetscBool          bad = PETSC_FALSE;
+
+  PetscFunctionBeginUser;
+  for (PetscInt i = 0; i < n; i++) {
+    sk->F[i]  = sk->f[i] * inv;
+    sk->FA[i] = sk->fa[i] * inv;
+  }
+  for (PetscInt j = 0; j < m; j++) {
+    sk->G[j]  = sk->g[j] * inv;
+    sk->GB[j] = sk->gb[j] * inv;
+  }
+  PetscCall(WLMLossRingPasses(loss, loss->p == 1 ? WLM_PAIR_SINKHORN_P1 : WLM_PAIR_SINKHORN_P2, loss->p == 1 ? -inv : -0.5 * inv, sk->F, sk->FA, sk->G, sk->GB));
+  for (PetscInt i = 0; i < n; i++) {
+    if (!WLMLossSumIsSafe(rg->rowxy[i]) || !WLMLossSumIsSafe(rg->rowxx[i])) bad = PETSC_TRUE;
+    sk->fn[i]  = sk->f[i] - eps * PetscLogReal(rg->rowxy[i]);
+    sk->fan[i] = sk->fa[i] - eps * PetscLogReal(rg->rowxx[i]);
+  }
+  for (PetscInt j = 0; j < m; j++) {
+    if (!WLMLossSumIsSafe(rg->colacc[j]) || !WLMLossSumIsSafe(rg->rowyy[j])) bad = PETSC_TRUE;
+    sk->gn[j]  = sk->g[j] - eps * PetscLogReal(rg->colacc[j]);
+    sk->gbn[j] = sk->gb[j] - eps * PetscLogReal(rg->rowyy[j]);
+  }
+  for (PetscInt i = 0; gradx && i < n; i++) {
+    const PetscReal sxy = rg->rowxy[i], sxx = rg->rowxx[i];
+
+    for (PetscInt k = 0; k < dim; k++) {
+      const PetscReal xk    = rg->xt[k * n + i];
+      const PetscReal cross = xk * rg->gradxy[i] / sxy - rg->gradxy[(1 + k) * n + i] / sxy;
+      const PetscReal self  = xk * rg->gradxx[i] / sxx - rg->gradxx[(1 + k) * n + i] / sxx;
+
+      gradx[i * dim + k] = rg->a[i] * (cross - self);
+    }
+  }
+  PetscCall(MPIU_Allreduce(MPI_IN_PLACE, &bad, 1, MPIU_BOOL, MPI_LOR, PetscObjectComm((PetscObject)loss)));
+  *unsafe = bad;
+  PetscCall(PetscLogFlops(12.0 * (n + m) + (gradx ? 8.0 * dim * n : 0)));
+  sk->nsteps++;
+  PetscFunctionReturn(0);
+}
+
+/* Largest change over the ranks of a step's update. */
+static PetscErrorCode SinkhornRingUpdate(WLMLoss loss, PetscBool average, PetscReal *change)
+{
+  Sinkhorn *sk = (Sinkhorn *)loss->data;
+
+  PetscFunctionBeginUser;
+  *change = SinkhornUpdate(sk, loss->ring.n, loss->ring.m, average);
+  PetscCall(MPIU_Allreduce(MPI_IN_PLACE, change, 1, MPIU_REAL, MPIU_MAX, PetscObjectComm((PetscObject)loss)));
+  PetscFunctionReturn(0);
+}
+
+/* One ring step followed by its update; stops the schedule when a sum is unsafe. */
+#define RingStepOrFallback(eps, grad, average) \
+  do { \
+    PetscCall(SinkhornRingStep(loss, (eps), (grad), fallback)); \
+    if (*fallback) { \
+      PetscCall(PetscInfo(loss, "A sum at eps %g left the safe range; repeating the call with gathered clouds\n", (double)(eps))); \
+      PetscFunctionReturn(0); \
+    } \
+    PetscCall(SinkhornRingUpdate(loss, (average), &change)); \
+  } while (0)
+
+static PetscErrorCode WLMLossComputeRing_Sinkhorn(WLMLoss loss, PetscReal *value, PetscReal gradx[], PetscBool *fallback)
+{
+  Sinkhorn          *sk = (Sinkhorn *)loss->data;
+  const WLMLossRing *rg = &loss->ring;
+  const PetscInt     n = rg->n, m = rg->m, p = loss->p;
+  const PetscReal    D = rg->diameter, blur = loss->blur_used, eps_final = PetscPowRealInt(blur, p);
+  const PetscReal    start = p * PetscLogReal(D), step = p * PetscLogReal(loss->scaling);
+  PetscReal          S = 0, change = 0;
+  PetscInt           K;
+
+  PetscFunctionBeginUser;
+  *fallback  = PETSC_FALSE;
+  sk->nsteps = 0;
+  if (D == 0) {
+    *value = 0;
+    if (gradx) PetscCall(PetscArrayzero(gradx, n * rg->dim));
+    PetscFunctionReturn(0);
+  }
+  PetscCall(SinkhornReserve(sk, n, m, rg->dim));
+  PetscCall(PetscArrayzero(sk->f, n));
+  PetscCall(PetscArrayzero(sk->fa, n));
+  PetscCall(PetscArrayzero(sk->g, m));
+  PetscCall(PetscArrayzero(sk->gb, m));
+
+  /* the schedule of WLMLossCompute_Sinkhorn() */
+  RingStepOrFallback(PetscPowRealInt(D, p), NULL, PETSC_FALSE);
+  RingStepOrFallback(PetscPowRealInt(D, p), NULL, PETSC_TRUE);
+  K = PetscMax(0, (PetscInt)PetscCeilReal((p * PetscLogReal(blur) - start) / step));
+  for (PetscInt k = 0; k < K; k++) RingStepOrFallback(PetscExpReal(start + k * step), NULL, PETSC_TRUE);
+  RingStepOrFallback(eps_final, NULL, PETSC_TRUE);
+  for (PetscInt it = 0; it < sk->max_it; it++) {
+    RingStepOrFallback(eps_final, NULL, PETSC_TRUE);
+    if (change <= sk->tol * eps_final) break;
+  }
+  RingStepOrFallback(eps_final, gradx, PETSC_FALSE);
+
+  for (PetscInt i = 0; i < n; i++) S += rg->a[i] * (sk->f[i] - sk->fa[i]);
+  for (PetscInt j = 0; j < m; j++) S += rg->b[j] * (sk->g[j] - sk->gb[j]);
+  PetscCall(MPIU_Allreduce(&S, value, 1, MPIU_REAL, MPIU_SUM, PetscObjectComm((PetscObject)loss)));
+  PetscCall(PetscLogFlops(3.0 * (n + m)));
+  PetscFunctionReturn(0);
+}
+
 /*@
   WLMLossSinkhornSetTolerances - Adds symmetric steps at the final blur until the dual potentials settle.
 
@@ -399,6 +518,7 @@ PETSC_EXTERN PetscErrorCode WLMLossCreate_Sinkhorn(WLMLoss loss)
   loss->ops->view            = WLMLossView_Sinkhorn;
   loss->ops->destroy         = WLMLossDestroy_Sinkhorn;
   loss->ops->compute         = WLMLossCompute_Sinkhorn;
+  loss->ops->computering     = WLMLossComputeRing_Sinkhorn;
   PetscCall(PetscObjectComposeFunction((PetscObject)loss, "WLMLossSinkhornSetTolerances_C", WLMLossSinkhornSetTolerances_Sinkhorn));
   PetscCall(PetscObjectComposeFunction((PetscObject)loss, "WLMLossSinkhornGetStepCount_C", WLMLossSinkhornGetStepCount_Sinkhorn));
   PetscFunctionReturn(0);
@@ -416,6 +536,8 @@ PETSC_EXTERN PetscErrorCode WLMLossCreate_Sinkhorn(WLMLoss loss)
   Notes:
   The potentials are those of the final plain step at eps = blur^p, so
   P_ij = a_i b_j exp((f_i + g_j - C(x_i, y_j))/eps) is the entropic plan.
+  After a call that used the ring exchange they cover only this rank's
+  particles, so callers that need all of them set the exchange to gather.
 @*/
 PetscErrorCode WLMLossSinkhornGetPotentials(WLMLoss loss, const PetscReal **f, const PetscReal **g)
 {

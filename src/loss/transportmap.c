@@ -34,11 +34,16 @@ PetscErrorCode WLMLossSinkhornTransportMap(WLMLoss loss, PetscInt n, const Petsc
   PetscReal           *F, *G, *norm, value, eps, logsum;
   WLMLossPairPass      pass;
   PetscInt             dim;
+  WLMLossExchange      exchange;
 
   PetscFunctionBeginUser;
   PetscValidHeaderSpecific(loss, WLMLOSS_CLASSID, 1);
   PetscCheck(loss->p == 2, PetscObjectComm((PetscObject)loss), PETSC_ERR_ARG_WRONG, "The transport map needs the squared cost; set the exponent to 2, not %" PetscInt_FMT, loss->p);
+  /* the map uses the potentials of all particles, which only the gathered path keeps */
+  exchange       = loss->exchange;
+  loss->exchange = WLM_LOSS_EXCHANGE_GATHER;
   PetscCall(WLMLossCompute(loss, n, x, a, m, y, b, &value, NULL));
+  loss->exchange = exchange;
   PetscCall(WLMLossSinkhornGetPotentials(loss, &f, &g));
   dim = cl->dim;
   eps = loss->blur_used * loss->blur_used;

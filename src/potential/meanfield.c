@@ -29,6 +29,24 @@
    pair forces and their reduction.  Pairs go through M in tiles of a fixed
    number of rows, so the workspace does not grow with N^2.
 
+   Random batches (-wlm_potential_meanfield_batch K, 0 for off): each call
+   shuffles the N particles with a stream seeded by (batch seed, t) and cuts
+   the order into ceil(N / K) batches of K (the last one smaller); only pairs
+   inside a batch interact, each with weight s w_i w_j, where
+
+     s = N (N - 1) / sum_b K_b (K_b - 1)
+
+   is the inverse of the probability that a given pair shares a batch, so the
+   energy, the forces and all products are unbiased estimates of the full
+   ones, at a cost of about N (K - 1) / 2 pair evaluations instead of
+   N (N - 1) / 2.  The shuffle depends on t, so the forward pass and the
+   adjoint of a rollout see the same batches at each step, and the batch
+   estimate is an exact potential whose derivatives the adjoint uses.  The
+   trainer changes the batch seed for every rollout
+   (WLMPotentialMeanfieldSetBatchSeed()).  The price is variance: the force
+   on a particle averages K - 1 partners in place of N - 1, and the noise
+   enters the rollout at every step.
+
    Sharding: the particle with global index I owns the pairs {I, (I + k) mod N}
    for k = 1..(N-1)/2, and k = N/2 as well when N is even and I < N/2; every
    unordered pair is owned once and each rank owns about n N / 2 of them.
@@ -58,6 +76,12 @@ typedef struct {
   WLMPairInput    pair_input;
   PetscReal       cutoff; /* R; 0 for no cutoff */
   WLMMLP          pair;   /* M */
+
+  /* random batches */
+  PetscInt  batch;       /* K; 0 for all pairs */
+  uint64_t  batch_seed;  /* seed of the shuffles, with t */
+  PetscReal pair_scale;  /* s of the current call, 1 without batches */
+  PetscInt *order;       /* the shuffled particle order [capacity] */
 
   /* one tile of pairs */
   PetscInt  *pi, *pj;                    /* global indices [MEANFIELD_TILE] */
@@ -92,7 +116,9 @@ static PetscErrorCode MeanfieldReserve(WLMPotential pot, PetscInt N)
   }
   if (N > mf->capacity) {
     PetscCall(PetscFree6(mf->xall, mf->lall, mf->wall, mf->gall, mf->hall, mf->share));
+    PetscCall(PetscFree(mf->order));
     PetscCall(PetscMalloc6(N * dim, &mf->xall, N * dim, &mf->lall, N, &mf->wall, N * dim, &mf->gall, N * dim, &mf->hall, N * dim, &mf->share));
+    PetscCall(PetscMalloc1(N, &mf->order));
     mf->capacity = N;
   }
   PetscFunctionReturn(0);
@@ -259,7 +285,7 @@ static PetscErrorCode MeanfieldTile(WLMPotential pot, PairPass pass, PetscReal t
         sd += 2.0 * rk * dk;
       }
     }
-    mf->sigma[p] = mf->wall[gi] * mf->wall[gj];
+    mf->sigma[p] = mf->pair_scale * mf->wall[gi] * mf->wall[gj];
     mf->sdot[p]  = sd;
     Cutoff(mf->cutoff, s, &mf->c0[p], &mf->c1[p], &mf->c2[p]);
   }
@@ -327,6 +353,69 @@ static PetscErrorCode MeanfieldTile(WLMPotential pot, PairPass pass, PetscReal t
   PetscFunctionReturn(0);
 }
 
+/* Adds pair {gi, gj} to the tile unless the cutoff excludes it; runs the tile when it is full. */
+static PetscErrorCode MeanfieldAddPair(WLMPotential pot, PairPass pass, PetscReal t, PetscInt gi, PetscInt gj, PetscInt *np, PetscReal *U, PetscReal *gradtheta)
+{
+  Meanfield     *mf  = (Meanfield *)pot->data;
+  const PetscInt dim = pot->dim;
+
+  PetscFunctionBeginUser;
+  if (mf->cutoff > 0) {
+    PetscReal s = 0;
+
+    for (PetscInt c = 0; c < dim; c++) s += (mf->xall[gi * dim + c] - mf->xall[gj * dim + c]) * (mf->xall[gi * dim + c] - mf->xall[gj * dim + c]);
+    if (s >= mf->cutoff * mf->cutoff) PetscFunctionReturn(0);
+  }
+  mf->pi[*np] = gi;
+  mf->pj[*np] = gj;
+  if (++(*np) == MEANFIELD_TILE) {
+    PetscCall(MeanfieldTile(pot, pass, t, *np, U, gradtheta));
+    *np = 0;
+  }
+  PetscFunctionReturn(0);
+}
+
+/*
+   Runs the pair sum over the pairs inside this rank's share of the random
+   batches: batches b with size b / B <= rank < size (b + 1) / B, B batches.
+   Every rank draws the same shuffle.
+*/
+static PetscErrorCode MeanfieldBatchPairSum(WLMPotential pot, PairPass pass, PetscReal t, PetscInt N, PetscReal *U, PetscReal *gradtheta)
+{
+  Meanfield     *mf = (Meanfield *)pot->data;
+  const PetscInt K = mf->batch, nbatch = (N + K - 1) / K;
+  PetscInt       np = 0, b0, b1;
+  PetscReal      together = 0;
+  PetscMPIInt    size, rank;
+  WLMRandom      r;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_size(PetscObjectComm((PetscObject)pot), &size));
+  PetscCallMPI(MPI_Comm_rank(PetscObjectComm((PetscObject)pot), &rank));
+  /* t enters through a rounded integer, so the adjoint's evaluations at the forward's times draw the same shuffle */
+  WLMRandomSeed(&r, mf->batch_seed, WLMRandomMix64((uint64_t)(int64_t)llround(t * 1e9)));
+  WLMRandomSample(&r, N, N, mf->order);
+  for (PetscInt b = 0; b < nbatch; b++) {
+    const PetscReal kb = (PetscReal)(PetscMin(N, (b + 1) * K) - b * K);
+
+    together += kb * (kb - 1);
+  }
+  mf->pair_scale = (PetscReal)N * (PetscReal)(N - 1) / together;
+  b0             = nbatch * rank / size;
+  b1             = nbatch * (rank + 1) / size;
+  for (PetscInt b = b0; b < b1; b++) {
+    const PetscInt *member = mf->order + b * K, kb = PetscMin(N, (b + 1) * K) - b * K;
+
+    for (PetscInt u = 0; u < kb; u++) {
+      for (PetscInt v = u + 1; v < kb; v++) PetscCall(MeanfieldAddPair(pot, pass, t, member[u], member[v], &np, U, gradtheta));
+    }
+  }
+  if (np) PetscCall(MeanfieldTile(pot, pass, t, np, U, gradtheta));
+  mf->pair_scale = 1.0;
+  PetscCall(PetscLogFlops(2.0 * nbatch));
+  PetscFunctionReturn(0);
+}
+
 /*
    Runs the pair sum over the pairs owned by this rank's particles
    start..start+n-1 of N: adds this rank's share of the pair energy to *U,
@@ -342,6 +431,10 @@ static PetscErrorCode MeanfieldPairSum(WLMPotential pot, PairPass pass, PetscRea
   PetscFunctionBeginUser;
   if (pass == PAIR_FORCES || pass == PAIR_PRODUCTS) PetscCall(PetscArrayzero(mf->gall, N * dim));
   if (pass == PAIR_PRODUCTS) PetscCall(PetscArrayzero(mf->hall, N * dim));
+  if (mf->batch > 0 && mf->batch < N) {
+    PetscCall(MeanfieldBatchPairSum(pot, pass, t, N, U, gradtheta));
+    PetscFunctionReturn(0);
+  }
   for (PetscInt gi = start; gi < start + n; gi++) {
     const PetscInt kmax = (N % 2 == 0 && gi < N / 2) ? N / 2 : half;
 
@@ -479,6 +572,8 @@ static PetscErrorCode WLMPotentialSetFromOptions_Meanfield(WLMPotential pot, Pet
   PetscCall(PetscOptionsEnum("-wlm_potential_meanfield_pair_input", "Input of the pair MLP: distance2 (|x_i - x_j|^2) or difference (x_i - x_j, averaged over both signs)", "WLMPotentialMeanfieldSetPairInput", WLMPairInputs, (PetscEnum)mf->pair_input, (PetscEnum *)&mf->pair_input, NULL));
   PetscCall(PetscOptionsReal("-wlm_potential_meanfield_cutoff", "Cutoff radius of the pair potential in units of x; 0 for none", "WLMPotentialMeanfieldSetCutoff", mf->cutoff, &mf->cutoff, &set));
   if (set) PetscCall(WLMPotentialMeanfieldSetCutoff(pot, mf->cutoff));
+  PetscCall(PetscOptionsInt("-wlm_potential_meanfield_batch", "Random-batch size K: each particle interacts with the K - 1 others of its random batch, rescaled to an unbiased estimate (0: all pairs)", "WLMPotentialMeanfieldSetBatch", mf->batch, &mf->batch, &set));
+  if (set) PetscCall(WLMPotentialMeanfieldSetBatch(pot, mf->batch));
   PetscOptionsHeadEnd();
   PetscFunctionReturn(0);
 }
@@ -519,6 +614,7 @@ static PetscErrorCode WLMPotentialView_Meanfield(WLMPotential pot, PetscViewer v
   PetscCall(WLMDenseViewWidths(viewer, "pair potential W", mf->pair_nlayers, mf->pair_width, mf->pair_activation));
   if (mf->cutoff > 0) PetscCall(PetscViewerASCIIPrintf(viewer, "pair input %s, cutoff radius %g\n", WLMPairInputs[mf->pair_input], (double)mf->cutoff));
   else PetscCall(PetscViewerASCIIPrintf(viewer, "pair input %s, no cutoff\n", WLMPairInputs[mf->pair_input]));
+  if (mf->batch > 0) PetscCall(PetscViewerASCIIPrintf(viewer, "random batches of %" PetscInt_FMT " particles\n", mf->batch));
   PetscFunctionReturn(0);
 }
 
@@ -566,6 +662,8 @@ static PetscErrorCode WLMPotentialDestroy_Meanfield(WLMPotential pot)
   PetscCall(PetscFree7(mf->sigma, mf->sdot, mf->c0, mf->c1, mf->c2, mf->ybar, mf->dybar));
   PetscCall(PetscFree6(mf->xall, mf->lall, mf->wall, mf->gall, mf->hall, mf->share));
   PetscCall(PetscFree4(mf->counts, mf->displs, mf->pcounts, mf->pdispls));
+  PetscCall(PetscFree(mf->order));
+  PetscCall(PetscObjectComposeFunction((PetscObject)pot, "WLMPotentialMeanfieldSetBatchSeed_C", NULL));
   PetscCall(PetscObjectComposeFunction((PetscObject)pot, "WLMPotentialSetHidden_C", NULL));
   PetscCall(PetscObjectComposeFunction((PetscObject)pot, "WLMPotentialSetActivation_C", NULL));
   PetscCall(PetscFree(pot->data));
@@ -717,6 +815,57 @@ PetscErrorCode WLMPotentialMeanfieldSetCutoff(WLMPotential pot, PetscReal cutoff
   PetscFunctionReturn(0);
 }
 
+/*@
+  WLMPotentialMeanfieldSetBatch - Replaces the sum over all pairs by the unbiased random-batch estimate with batches of K particles.
+
+  Logically Collective
+
+  Input Parameters:
++ pot   - the model
+- batch - K >= 2, or 0 for all pairs (K >= N also uses all pairs)
+
+  Options Database Key:
+. -wlm_potential_meanfield_batch <0> - K
+
+  Notes:
+  The batch size is a setting of the computation, not of the model: model
+  files do not record it.
+@*/
+PetscErrorCode WLMPotentialMeanfieldSetBatch(WLMPotential pot, PetscInt batch)
+{
+  Meanfield *mf = NULL;
+
+  PetscFunctionBeginUser;
+  PetscCall(MeanfieldGetContext(pot, "WLMPotentialMeanfieldSetBatch", &mf));
+  PetscCheck(batch == 0 || batch >= 2, PetscObjectComm((PetscObject)pot), PETSC_ERR_ARG_OUTOFRANGE, "Random-batch size %" PetscInt_FMT " is invalid; use at least 2, or 0 for all pairs", batch);
+  mf->batch = batch;
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode WLMPotentialMeanfieldSetBatchSeed_Meanfield(WLMPotential pot, uint64_t seed)
+{
+  PetscFunctionBeginUser;
+  ((Meanfield *)pot->data)->batch_seed = seed;
+  PetscFunctionReturn(0);
+}
+
+/*@
+  WLMPotentialMeanfieldSetBatchSeed - Sets the seed of the random-batch shuffles; does nothing for other potential types.
+
+  Logically Collective: every rank of the potential must pass the same seed
+
+  Input Parameters:
++ pot  - the model, set up or not
+- seed - the seed; the shuffle of a call depends on the seed and the time t
+@*/
+PetscErrorCode WLMPotentialMeanfieldSetBatchSeed(WLMPotential pot, uint64_t seed)
+{
+  PetscFunctionBeginUser;
+  PetscValidHeaderSpecific(pot, WLMPOTENTIAL_CLASSID, 1);
+  PetscTryMethod(pot, "WLMPotentialMeanfieldSetBatchSeed_C", (WLMPotential, uint64_t), (pot, seed));
+  PetscFunctionReturn(0);
+}
+
 /*MC
   WLMPOTENTIALMEANFIELD - "meanfield": U = sum_i w_i V(x_i) + 1/2 sum_{i != j} w_i w_j W(x_i - x_j), V and W multilayer perceptrons, W even.
 
@@ -727,10 +876,11 @@ PetscErrorCode WLMPotentialMeanfieldSetCutoff(WLMPotential pot, PetscReal cutoff
 . -wlm_potential_meanfield_pair_hidden <64,64>     - hidden widths of the pair MLP
 . -wlm_potential_meanfield_pair_activation <silu>  - activation of the pair MLP
 . -wlm_potential_meanfield_pair_input <distance2>  - distance2 or difference
-- -wlm_potential_meanfield_cutoff <0>              - cutoff radius, 0 for none
+. -wlm_potential_meanfield_cutoff <0>              - cutoff radius, 0 for none
+- -wlm_potential_meanfield_batch <0>               - random-batch size K, 0 for all pairs
 
   Notes:
-  The cost is O(N^2) pair evaluations of the MLP per call.  Parameters: those
+  The cost is O(N^2) pair evaluations of the MLP per call, O(N K) with random batches.  Parameters: those
   of V (when included), then those of the pair MLP, initialized like
   PyTorch's nn.Linear.
 M*/
@@ -751,6 +901,7 @@ PETSC_EXTERN PetscErrorCode WLMPotentialCreate_Meanfield(WLMPotential pot)
   mf->pair_activation   = WLM_ACTIVATION_SILU;
   mf->pair_input        = WLM_PAIR_INPUT_DISTANCE2;
   mf->cutoff            = 0.0;
+  mf->pair_scale        = 1.0;
   pot->data                   = mf;
   pot->ops->setfromoptions    = WLMPotentialSetFromOptions_Meanfield;
   pot->ops->setup             = WLMPotentialSetUp_Meanfield;
@@ -764,6 +915,7 @@ PETSC_EXTERN PetscErrorCode WLMPotentialCreate_Meanfield(WLMPotential pot)
   pot->ops->save              = WLMPotentialSave_Meanfield;
   pot->ops->load              = WLMPotentialLoad_Meanfield;
   pot->ops->destroy           = WLMPotentialDestroy_Meanfield;
+  PetscCall(PetscObjectComposeFunction((PetscObject)pot, "WLMPotentialMeanfieldSetBatchSeed_C", WLMPotentialMeanfieldSetBatchSeed_Meanfield));
   PetscCall(PetscObjectComposeFunction((PetscObject)pot, "WLMPotentialSetHidden_C", WLMPotentialSetHidden_Meanfield));
   PetscCall(PetscObjectComposeFunction((PetscObject)pot, "WLMPotentialSetActivation_C", WLMPotentialSetActivation_Meanfield));
   PetscFunctionReturn(0);

@@ -7,13 +7,18 @@
      interpolate  for each held-out snapshot h, a rollout from the nearest
                   earlier training snapshot to t_h
 
+   With -wlm_eval_particles E, each distance compares fixed random
+   subsamples of E particles of both clouds, drawn from a stream of the
+   scored snapshot, so successive evaluations stay comparable.
+
    The model is evaluated with the current weights (raw) and with the
    bias-corrected moving average (ema).  The same entries are scored for the
    baselines persistence (the start snapshot itself), free streaming
    (x0 + (t - t0) v0 with the start velocities) and, for forecasts, the
-   persistence of the last training snapshot.  Every rank runs the rollouts,
-   which are cheap next to training; the exact transport problems are
-   distributed round-robin over the ranks and summed with one allreduce.
+   persistence of the last training snapshot.  Every group runs the rollouts,
+   which are cheap next to training, each rank with its share of the
+   particles, and gathers the predicted clouds; the exact transport problems
+   are distributed round-robin over the ranks and summed with one allreduce.
 */
 #include <wlm/private/trainimpl.h>
 #include <wlm/wlmtransport.h>
@@ -50,15 +55,47 @@ static PetscErrorCode BuildEntries(WLMTrainer tr)
   PetscFunctionReturn(0);
 }
 
-/* W1 and W2 between a predicted cloud and the observed snapshot of entry e (uniform masses). */
+/*
+  Copies into sub a random subsample of count rows of the cloud rows [n][dim], drawn from the stream (seed, stream).
+  The same stream gives the same rows at every evaluation.
+*/
+static void SubsampleRows(WLMTrainer tr, uint64_t stream, PetscInt n, const PetscReal rows[], PetscInt count, PetscReal sub[])
+{
+  WLMRandom r;
+
+  WLMRandomSeed(&r, (uint64_t)tr->seed, stream);
+  WLMRandomSample(&r, n, count, tr->perm);
+  for (PetscInt i = 0; i < count; i++) {
+    for (PetscInt k = 0; k < tr->dim; k++) sub[i * tr->dim + k] = rows[tr->perm[i] * tr->dim + k];
+  }
+}
+
+/* Stream of the evaluation subsamples of snapshot s: far from the streams step B + j of the training draws. */
+#define WLM_EVAL_STREAM(s, observed) (0xe000000000000000ULL + 2 * (uint64_t)(s) + ((observed) ? 1 : 0))
+
+/* W1 and W2 between a predicted cloud and the observed snapshot of entry e (uniform masses); with -wlm_eval_particles, between subsamples of both. */
 static PetscErrorCode EntryDistances(WLMTrainer tr, WLMEvalEntry *e, PetscInt n, const PetscReal *x)
 {
-  WLMSnapshot obs;
+  const PetscInt E = tr->eval_particles;
+  WLMSnapshot    obs;
+  PetscInt       nx, ny;
+  PetscReal     *xs, *ys;
 
   PetscFunctionBeginUser;
   PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, e->snapshot, &obs));
-  PetscCall(WLMTransportWassersteinSeq(1, tr->dim, n, x, NULL, obs.N, obs.x, NULL, &e->w1));
-  PetscCall(WLMTransportWassersteinSeq(2, tr->dim, n, x, NULL, obs.N, obs.x, NULL, &e->w2));
+  if (E <= 0 || (n <= E && obs.N <= E)) {
+    PetscCall(WLMTransportWassersteinSeq(1, tr->dim, n, x, NULL, obs.N, obs.x, NULL, &e->w1));
+    PetscCall(WLMTransportWassersteinSeq(2, tr->dim, n, x, NULL, obs.N, obs.x, NULL, &e->w2));
+    PetscFunctionReturn(0);
+  }
+  nx = PetscMin(n, E);
+  ny = PetscMin(obs.N, E);
+  PetscCall(PetscMalloc2(nx * tr->dim, &xs, ny * tr->dim, &ys));
+  SubsampleRows(tr, WLM_EVAL_STREAM(e->snapshot, PETSC_FALSE), n, x, nx, xs);
+  SubsampleRows(tr, WLM_EVAL_STREAM(e->snapshot, PETSC_TRUE), obs.N, obs.x, ny, ys);
+  PetscCall(WLMTransportWassersteinSeq(1, tr->dim, nx, xs, NULL, ny, ys, NULL, &e->w1));
+  PetscCall(WLMTransportWassersteinSeq(2, tr->dim, nx, xs, NULL, ny, ys, NULL, &e->w2));
+  PetscCall(PetscFree2(xs, ys));
   PetscFunctionReturn(0);
 }
 
@@ -141,28 +178,52 @@ static PetscErrorCode AllocatePredictions(WLMTrainer tr, PetscReal ***pred)
   PetscFunctionReturn(0);
 }
 
+/*
+  Rolls this rank's share of snapshot s out to the nout times and gathers the whole predicted clouds into pred[0..nout-1].
+  With one rank per group the rollout writes into pred directly.
+*/
+static PetscErrorCode RolloutShare(WLMTrainer tr, PetscInt s, PetscInt nout, const PetscReal times[], PetscReal **pred)
+{
+  const PetscInt dim = tr->dim;
+  WLMSnapshot    start;
+  PetscInt       lo, hi;
+  PetscReal    **local;
+
+  PetscFunctionBeginUser;
+  PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, s, &start));
+  if (tr->group_size == 1) {
+    PetscCall(WLMDynamicsRollout(tr->dyn, start.N, NULL, tr->times[s], start.x, tr->v0[s], nout, times, pred, NULL));
+    PetscFunctionReturn(0);
+  }
+  WLMTrainerShareRange(tr, start.N, &lo, &hi);
+  PetscCall(PetscMalloc1(nout, &local));
+  for (PetscInt m = 0; m < nout; m++) PetscCall(PetscMalloc1((hi - lo) * dim, &local[m]));
+  PetscCall(WLMDynamicsRollout(tr->dyn, hi - lo, NULL, tr->times[s], start.x + lo * dim, tr->v0[s] + lo * dim, nout, times, local, NULL));
+  for (PetscInt m = 0; m < nout; m++) {
+    PetscCall(WLMTrainerGatherShares(tr, start.N, local[m], pred[m]));
+    PetscCall(PetscFree(local[m]));
+  }
+  PetscCall(PetscFree(local));
+  PetscFunctionReturn(0);
+}
+
 /* Rolls every entry out with the given parameters; a forecast is one rollout that fills all entries. */
 static PetscErrorCode RolloutEntries(WLMTrainer tr, const PetscReal params[], PetscReal ***pred)
 {
   WLMEvalResults *e = &tr->eval;
-  WLMSnapshot     start;
 
   PetscFunctionBeginUser;
   PetscCall(AllocatePredictions(tr, pred));
   PetscCall(WLMTrainerApplyParameters(tr, params));
+  PetscCall(WLMPotentialMeanfieldSetBatchSeed(tr->pot, (uint64_t)tr->seed)); /* the same random batches at every evaluation */
   if (tr->protocol == WLM_PROTOCOL_FORECAST) {
-    const PetscInt s = e->raw[0].start;
-
     for (PetscInt i = 0; i < e->n; i++) tr->rollout_times[i] = tr->times[e->raw[i].snapshot];
-    PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, s, &start));
-    PetscCall(WLMDynamicsRollout(tr->dyn, start.N, NULL, tr->times[s], start.x, tr->v0[s], e->n, tr->rollout_times, *pred, NULL));
+    PetscCall(RolloutShare(tr, e->raw[0].start, e->n, tr->rollout_times, *pred));
   } else {
     for (PetscInt i = 0; i < e->n; i++) {
-      const PetscInt  s = e->raw[i].start;
       const PetscReal t = tr->times[e->raw[i].snapshot];
 
-      PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, s, &start));
-      PetscCall(WLMDynamicsRollout(tr->dyn, start.N, NULL, tr->times[s], start.x, tr->v0[s], 1, &t, &(*pred)[i], NULL));
+      PetscCall(RolloutShare(tr, e->raw[i].start, 1, &t, &(*pred)[i]));
     }
   }
   PetscFunctionReturn(0);

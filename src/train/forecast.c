@@ -98,6 +98,7 @@ PetscErrorCode WLMTrainerForecast(WLMTrainer tr)
   char         path[PETSC_MAX_PATH_LEN + 32];
 
   PetscFunctionBeginUser;
+  PetscCall(WLMTrainerCheckWholePopulation(tr, "forecast"));
   PetscCallMPI(MPI_Comm_rank(PetscObjectComm((PetscObject)tr), &rank));
   PetscCall(LoadInitialPopulation(tr, &n, &t0, &x, &v));
   PetscCall(ForecastTimes(tr, t0, &ntimes, &times));

@@ -97,6 +97,7 @@ PetscErrorCode WLMTrainerProbe(WLMTrainer tr)
   char           tmp[PETSC_MAX_PATH_LEN + 32];
 
   PetscFunctionBeginUser;
+  PetscCall(WLMTrainerCheckWholePopulation(tr, "probe"));
   PetscCheck(!tr->forecast_initial[0], comm, PETSC_ERR_SUP, "The probe takes its population from -wlm_data; pick the snapshot with -wlm_forecast_start instead of -wlm_forecast_initial");
   PetscCheck(dim >= 2, comm, PETSC_ERR_SUP, "The probe grid needs at least 2 dimensions; the data has %" PetscInt_FMT, dim);
   PetscCheck(nx >= 2 && ny >= 2, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wlm_probe_grid %" PetscInt_FMT ",%" PetscInt_FMT " is too small; use at least 2,2", nx, ny);

@@ -25,7 +25,10 @@ static PetscErrorCode CheckOptions(WLMTrainer tr)
   PetscCheck(tr->opt->ema_decay >= 0 && tr->opt->ema_decay < 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wlm_ema_decay %g is invalid; use a value in [0, 1)", (double)tr->opt->ema_decay);
   PetscCheck(tr->opt->warmup >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wlm_lr_warmup %" PetscInt_FMT " is negative", tr->opt->warmup);
   PetscCheck(tr->opt->lr_min_ratio >= 0 && tr->opt->lr_min_ratio <= 1, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wlm_lr_min_ratio %g is invalid; use a value in [0, 1]", (double)tr->opt->lr_min_ratio);
-  PetscCheck(tr->batch_rollouts >= 1 && tr->batch_rollouts % size == 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wlm_batch_rollouts %" PetscInt_FMT " is invalid with %d ranks; use a positive multiple of the rank count", tr->batch_rollouts, size);
+  if (tr->ngroups == size) PetscCheck(tr->batch_rollouts >= 1 && tr->batch_rollouts % size == 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wlm_batch_rollouts %" PetscInt_FMT " is invalid with %d ranks; use a positive multiple of the rank count", tr->batch_rollouts, size);
+  else PetscCheck(tr->batch_rollouts >= 1 && tr->batch_rollouts % tr->ngroups == 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wlm_batch_rollouts %" PetscInt_FMT " is invalid with %d groups of -wlm_ensemble_ranks %d; use a positive multiple of the group count", tr->batch_rollouts, tr->ngroups, tr->group_size);
+  PetscCheck(tr->eval_particles >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wlm_eval_particles %" PetscInt_FMT " is negative; use 0 for all particles", tr->eval_particles);
+  PetscCheck(tr->loss_particles >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wlm_loss_particles %" PetscInt_FMT " is negative; use 0 for all particles", tr->loss_particles);
   PetscCheck(tr->batch_particles >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wlm_batch_particles %" PetscInt_FMT " is negative; use 0 for all particles", tr->batch_particles);
   PetscCheck(tr->horizon_ramp >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wlm_horizon_ramp %" PetscInt_FMT " is negative", tr->horizon_ramp);
   PetscCheck(tr->eval_every >= 0 && tr->log_every >= 0 && tr->checkpoint_every >= 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "-wlm_eval_every, -wlm_log_every and -wlm_checkpoint_every must not be negative");
@@ -93,7 +96,7 @@ static PetscErrorCode ComputeStartVelocities(WLMTrainer tr)
 }
 
 /*@
-  WLMTrainerSetUpModels - Creates the potential, dynamics and loss (one whole population per rank) and the optimizer state.
+  WLMTrainerSetUpModels - Creates the potential, dynamics and loss on the group communicator (particles sharded over the group) and the optimizer state.
 
   Collective
 @*/
@@ -103,15 +106,15 @@ PetscErrorCode WLMTrainerSetUpModels(WLMTrainer tr)
   PetscBool set;
 
   PetscFunctionBeginUser;
-  PetscCall(WLMPotentialCreate(PETSC_COMM_SELF, &tr->pot));
+  PetscCall(WLMPotentialCreate(tr->group_comm, &tr->pot));
   PetscCall(WLMPotentialSetDimension(tr->pot, tr->dim));
   PetscCall(WLMPotentialSetFromOptions(tr->pot));
-  PetscCall(WLMPotentialSetMaxParticles(tr->pot, tr->max_count, tr->max_count));
+  PetscCall(WLMPotentialSetMaxParticles(tr->pot, WLMTrainerShareMax(tr, tr->max_count), tr->max_count));
   PetscCall(WLMPotentialSetUp(tr->pot));
   PetscCall(WLMPotentialInitializeParameters(tr->pot, (uint64_t)tr->seed));
   PetscCall(WLMPotentialGetNumParameters(tr->pot, &tr->ntheta));
 
-  PetscCall(WLMDynamicsCreate(PETSC_COMM_SELF, &tr->dyn));
+  PetscCall(WLMDynamicsCreate(tr->group_comm, &tr->dyn));
   PetscCall(WLMDynamicsSetPotential(tr->dyn, tr->pot));
   PetscCall(WLMDynamicsSetFromOptions(tr->dyn));
   PetscCall(WLMDynamicsSetUp(tr->dyn));
@@ -124,7 +127,7 @@ PetscErrorCode WLMTrainerSetUpModels(WLMTrainer tr)
   }
   PetscCheck(!tr->learn_friction || tr->friction0 > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "A learned friction needs a positive initial value, not %g; pass -wlm_friction 0.1 (for example) or -wlm_friction_learn false", (double)tr->friction0);
 
-  PetscCall(WLMLossCreate(PETSC_COMM_SELF, &tr->loss));
+  PetscCall(WLMLossCreate(tr->group_comm, &tr->loss));
   PetscCall(WLMLossSetDimension(tr->loss, tr->dim));
   PetscCall(WLMLossSetFromOptions(tr->loss));
   PetscCall(SetDefaultBlur(tr));
@@ -142,16 +145,17 @@ PetscErrorCode WLMTrainerSetUpModels(WLMTrainer tr)
   PetscFunctionReturn(0);
 }
 
-/* Rollout workspace for the largest snapshot and horizon. */
+/* Rollout workspace for this rank's share of the largest snapshot and for the largest horizon. */
 static PetscErrorCode AllocateWorkspace(WLMTrainer tr)
 {
-  const PetscInt nx = tr->max_count * tr->dim;
+  const PetscInt nx = WLMTrainerShareMax(tr, tr->max_count) * tr->dim;
 
   PetscFunctionBeginUser;
   tr->kmax = PetscMax(tr->horizon_max, tr->nsnap);
   PetscCall(PetscMalloc3(tr->max_count, &tr->perm, nx, &tr->x0, nx, &tr->vstart));
   PetscCall(PetscMalloc5(tr->kmax, &tr->X, tr->kmax, &tr->dX, tr->kmax, &tr->Y, tr->kmax, &tr->ny, tr->kmax, &tr->rollout_times));
   for (PetscInt m = 0; m < tr->kmax; m++) PetscCall(PetscMalloc3(nx, &tr->X[m], nx, &tr->dX[m], nx, &tr->Y[m]));
+  if (tr->loss_particles > 0) PetscCall(PetscMalloc2(nx, &tr->xsel, nx, &tr->gsel));
   PetscFunctionReturn(0);
 }
 
@@ -170,6 +174,7 @@ PetscErrorCode WLMTrainerSetUp(WLMTrainer tr)
   PetscValidHeaderSpecific(tr, WLMTRAINER_CLASSID, 1);
   if (tr->setupcalled) PetscFunctionReturn(0);
   if (!tr->opt) PetscCall(WLMAdamWCreate(0, &tr->opt));
+  PetscCall(WLMTrainerSetUpEnsemble(tr));
   PetscCall(CheckOptions(tr));
   PetscCall(LoadData(tr));
   PetscCall(WLMTrainerSplitSnapshots(tr));

@@ -1,11 +1,14 @@
 /*
-   One optimizer step of data-parallel training.
+   One optimizer step of data-parallel training over groups of ranks.
 
-   Rank r of P runs rollouts j = r, r + P, ... < B of the step and accumulates
-   their gradients; one MPI_Allreduce sums the gradients together with the
-   loss, the rollout count and the stop flag set by a signal; every rank then
-   applies the same AdamW update, so the parameters stay identical on all
-   ranks without being broadcast.
+   Group g of G = P / R runs rollouts j = g, g + G, ... < B of the step, each
+   rank of the group with its share of the particles (ensemble.c), and every
+   rank accumulates its share of their gradients; one MPI_Allreduce over all
+   ranks sums the gradients together with the loss and the rollout count (both
+   added by the first rank of each group only) and the stop flag set by a
+   signal; every rank then applies the same AdamW update, so the parameters
+   stay identical on all ranks without being broadcast.  With R = 1 this is
+   plain data parallelism: rank r runs rollouts r, r + P, ...
 */
 #include <wlm/private/trainimpl.h>
 
@@ -36,7 +39,7 @@ static PetscErrorCode CheckFinite(WLMTrainer tr, PetscReal loss, PetscReal gnorm
 }
 
 /*@
-  WLMTrainerStep - Runs one optimizer step: B rollouts over the ranks, one allreduce, one AdamW update.
+  WLMTrainerStep - Runs one optimizer step: B rollouts over the groups, one allreduce, one AdamW update.
 
   Collective
 @*/
@@ -44,19 +47,17 @@ PetscErrorCode WLMTrainerStep(WLMTrainer tr)
 {
   MPI_Comm       comm = PetscObjectComm((PetscObject)tr);
   const PetscInt np   = tr->nparams;
-  PetscMPIInt    size, rank;
   PetscReal      loss, loss_sum = 0, gnorm;
   PetscInt       count = 0;
 
   PetscFunctionBeginUser;
-  PetscCallMPI(MPI_Comm_size(comm, &size));
-  PetscCallMPI(MPI_Comm_rank(comm, &rank));
   PetscCall(PetscLogEventBegin(WLMTRAIN_Step, 0, 0, 0, 0));
 
   PetscCall(WLMTestFailureInject("step"));
   PetscCall(PetscArrayzero(tr->grad, np + 3));
-  for (PetscInt j = rank; j < tr->batch_rollouts; j += size) {
+  for (PetscInt j = tr->group; j < tr->batch_rollouts; j += tr->ngroups) {
     PetscCall(WLMTrainerRolloutLoss(tr, tr->step, j, &loss));
+    if (tr->group_rank > 0) continue; /* the group's loss is counted once */
     loss_sum += loss;
     count++;
   }

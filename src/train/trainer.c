@@ -18,18 +18,18 @@
 @*/
 PetscErrorCode WLMTrainerCreate(MPI_Comm comm, WLMTrainer *tr)
 {
-  WLMTrainer  t;
-  PetscMPIInt size;
+  WLMTrainer t;
 
   PetscFunctionBeginUser;
   PetscValidPointer(tr, 2);
   PetscCall(WLMTrainInitializePackage());
   PetscCall(PetscHeaderCreate(t, WLMTRAINER_CLASSID, "WLMTrainer", "WLM trainer", "WLMTrainer", comm, WLMTrainerDestroy, WLMTrainerView));
-  PetscCallMPI(MPI_Comm_size(comm, &size));
   t->protocol         = WLM_PROTOCOL_FORECAST;
   t->train_fraction   = 0.5;
   t->start            = WLM_ROLLOUT_START_FIRST;
-  t->batch_rollouts   = size;
+  t->batch_rollouts   = PETSC_DECIDE;
+  t->ensemble_ranks   = 1;
+  t->group_comm       = MPI_COMM_NULL;
   t->batch_particles  = 0;
   t->horizon_min      = 1;
   t->horizon_max      = 0;
@@ -118,7 +118,10 @@ static PetscErrorCode WLMTrainerSetFromOptions_Protocol(WLMTrainer tr, PetscOpti
   PetscCall(PetscOptionsIntArray("-wlm_holdout", "Interpolate: comma-separated indices of the held-out snapshots", "", tr->holdout, &nholdout, &set));
   if (set) tr->nholdout = nholdout;
   PetscCall(PetscOptionsEnum("-wlm_rollout_start", "Where training rollouts start: the first training snapshot, or any", "", WLMRolloutStarts, (PetscEnum)tr->start, (PetscEnum *)&tr->start, NULL));
-  PetscCall(PetscOptionsInt("-wlm_batch_rollouts", "Rollouts per optimizer step over all ranks (a multiple of the rank count)", "", tr->batch_rollouts, &tr->batch_rollouts, NULL));
+  PetscCall(PetscOptionsInt("-wlm_batch_rollouts", "Rollouts per optimizer step over all ranks, a multiple of the group count P / R (default: one per group)", "", tr->batch_rollouts, &tr->batch_rollouts, NULL));
+  PetscCall(PetscOptionsInt("-wlm_loss_particles", "Particles of each predicted and observed cloud that the loss compares, a random subsample of the rollout (0: all); the rollout itself keeps -wlm_batch_particles", "", tr->loss_particles, &tr->loss_particles, NULL));
+  PetscCall(PetscOptionsInt("-wlm_eval_particles", "Particles of each cloud that the exact W1 and W2 of an evaluation compare, a fixed random subsample (0: all; the solver's cost grows faster than N^2)", "", tr->eval_particles, &tr->eval_particles, NULL));
+  PetscCall(PetscOptionsInt("-wlm_ensemble_ranks", "Ranks R that share the particles of one rollout; the rank count must be a multiple of R", "WLMTrainerSetEnsembleRanks", tr->ensemble_ranks, &tr->ensemble_ranks, NULL));
   PetscCall(PetscOptionsInt("-wlm_batch_particles", "Particles per rollout, with targets subsampled to match (0: all)", "", tr->batch_particles, &tr->batch_particles, NULL));
   PetscCall(PetscOptionsInt("-wlm_horizon_min", "Smallest horizon k in training intervals (forecasts profit from long horizons)", "", tr->horizon_min, &tr->horizon_min, NULL));
   PetscCall(PetscOptionsInt("-wlm_horizon_max", "Largest horizon k in training intervals (0: all training intervals)", "", tr->horizon_max, &tr->horizon_max, NULL));
@@ -255,6 +258,7 @@ PetscErrorCode WLMTrainerView(WLMTrainer tr, PetscViewer viewer)
   PetscCall(PetscViewerASCIIPushTab(viewer));
   PetscCall(PetscViewerASCIIPrintf(viewer, "rollouts start at %s training snapshot; %" PetscInt_FMT " rollouts per step, %" PetscInt_FMT " particles per rollout (0: all), horizon %" PetscInt_FMT " to %" PetscInt_FMT ", ramp %" PetscInt_FMT " steps\n", tr->start == WLM_ROLLOUT_START_FIRST ? "the first" : "any", tr->batch_rollouts, tr->batch_particles, tr->horizon_min, tr->horizon_max, tr->horizon_ramp));
   PetscCall(PetscViewerASCIIPrintf(viewer, "AdamW lr %g (%s), weight decay %g, friction %s (initial %g, lr %g), moving average decay %g, %" PetscInt_FMT " steps\n", (double)tr->lr, WLMLearningRateSchedules[tr->opt->schedule], (double)tr->weight_decay, tr->learn_friction ? "learned" : "fixed", (double)tr->friction0, (double)tr->lr_friction, (double)tr->opt->ema_decay, tr->steps));
+  if (tr->group_size > 1) PetscCall(PetscViewerASCIIPrintf(viewer, "each rollout sharded over a group of %d ranks (-wlm_ensemble_ranks), %d groups\n", tr->group_size, tr->ngroups));
   if (tr->pot) PetscCall(WLMPotentialView(tr->pot, viewer));
   if (tr->dyn) PetscCall(WLMDynamicsView(tr->dyn, viewer));
   if (tr->loss) PetscCall(WLMLossView(tr->loss, viewer));
@@ -304,6 +308,7 @@ PetscErrorCode WLMTrainerDestroy(WLMTrainer *tr)
   for (PetscInt m = 0; m < t->kmax; m++) PetscCall(PetscFree3(t->X[m], t->dX[m], t->Y[m]));
   PetscCall(PetscFree5(t->X, t->dX, t->Y, t->ny, t->rollout_times));
   PetscCall(PetscFree3(t->perm, t->x0, t->vstart));
+  PetscCall(PetscFree2(t->xsel, t->gsel));
   PetscCall(PetscFree4(t->params, t->grad, t->avg, t->rollout_grad));
   PetscCall(PetscFree2(t->train, t->test));
   PetscCall(WLMAdamWDestroy(&t->opt));
@@ -312,6 +317,7 @@ PetscErrorCode WLMTrainerDestroy(WLMTrainer *tr)
   PetscCall(WLMDynamicsDestroy(&t->dyn));
   PetscCall(WLMPotentialDestroy(&t->pot));
   PetscCall(WLMSnapshotsDestroy(&t->snaps));
+  PetscCall(WLMTrainerDestroyEnsemble(t));
   PetscCall(PetscHeaderDestroy(tr));
   PetscFunctionReturn(0);
 }

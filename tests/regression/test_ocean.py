@@ -75,5 +75,6 @@ class Ocean(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    WLM_MPI, SOURCE = sys.argv[1], os.path.abspath(sys.argv[2])
+    # both paths are relative to the build directory, and the runs start in the source directory
+    WLM_MPI, SOURCE = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
     unittest.main(argv=sys.argv[:1], verbosity=2)

@@ -33,7 +33,7 @@
 #include <wlm/wlmloss.h>
 #include <petsc/private/petscimpl.h>
 
-PETSC_EXTERN PetscLogEvent WLMLOSS_Compute, WLMLOSS_Gather, WLMLOSS_PairSums, WLMLOSS_Allreduce, WLMLOSS_EstimateBlur;
+PETSC_EXTERN PetscLogEvent WLMLOSS_Compute, WLMLOSS_Gather, WLMLOSS_PairSums, WLMLOSS_Allreduce, WLMLOSS_EstimateBlur, WLMLOSS_RingExchange;
 
 /* Both clouds of one call, gathered in global order on every rank of the loss communicator. */
 typedef struct {
@@ -92,6 +92,39 @@ typedef struct {
 
 #define WLM_LOSS_MAX_PASSES 3
 
+/* How the clouds of one call reach the pair sums: gathered on every rank, or kept sharded with blocks passed around a ring (ring.c). */
+typedef enum {
+  WLM_LOSS_EXCHANGE_AUTO,
+  WLM_LOSS_EXCHANGE_GATHER,
+  WLM_LOSS_EXCHANGE_RING
+} WLMLossExchange;
+PETSC_EXTERN const char *const WLMLossExchanges[];
+
+/*
+   Sharded clouds of one call in the ring exchange.  Each rank keeps its own
+   rows.  A block (the positions, masses and potentials of one rank's rows of
+   x and y) visits half of the other ranks per pass over the pairs, and the
+   sums that a rank computes for a visiting block go back to its owner.
+   Memory per rank is O(n + m + max block), never O(N + M).
+*/
+typedef struct {
+  PetscInt   dim;
+  PetscInt   n, m, N, M;     /* local and global particle counts of x and y */
+  PetscInt   nmax, mmax;     /* largest local counts over the ranks: the block capacity */
+  PetscReal *xt, *yt;        /* local coordinates transposed, [dim][n] and [dim][m] */
+  PetscReal *a, *b;          /* local normalized masses (uniform: 1/N and 1/M) */
+  PetscReal  diameter;       /* diagonal of the bounding box of both clouds over all ranks */
+  PetscBool  gradient;       /* some rank asked for the gradient */
+  PetscReal *rowxy, *rowxx, *rowyy; /* row sums of the cross pass and the two self passes (diagonal included) */
+  PetscReal *gradxy, *gradxx;       /* gradient sums [dim + 1][n] of the cross pass and the self pass of x */
+  PetscReal *block[2];       /* the block being used and the block being received */
+  PetscReal *colacc;         /* column sums of the cross pass for this rank's y [m] */
+  PetscReal *sumsend, *sumrecv; /* sums of a visiting block's rows, and of this rank's rows from another rank */
+  PetscReal *scratch;        /* gradient sums of this rank's y, computed only on the way to the column gradient sums [(dim + 1) m] */
+  PetscInt   blocklen;       /* reals per block */
+  PetscInt   capn, capm, capblock, capdim;
+} WLMLossRing;
+
 typedef struct _WLMLossOps *WLMLossOps;
 struct _WLMLossOps {
   PetscErrorCode (*setfromoptions)(WLMLoss, PetscOptionItems *);
@@ -104,6 +137,12 @@ struct _WLMLossOps {
      normalized masses a_i of all N particles of x (defined up to a constant)
   */
   PetscErrorCode (*compute)(WLMLoss, PetscReal *, PetscReal *, PetscReal *);
+  /*
+     the same value and position gradient from the sharded clouds of loss->ring;
+     sets *fallback when a sum left the range the fast kernels represent, and
+     the caller then repeats the call with gathered clouds
+  */
+  PetscErrorCode (*computering)(WLMLoss, PetscReal *, PetscReal *, PetscBool *);
 };
 
 struct _p_WLMLoss {
@@ -116,6 +155,10 @@ struct _p_WLMLoss {
   PetscBool       needs_blur; /* the type uses the blur, so a missing one is estimated */
   PetscBool       setupcalled;
   WLMLossClouds   clouds;
+  WLMLossExchange exchange;  /* gather or ring; auto picks the ring for large clouds on several ranks */
+  PetscInt        ring_min;  /* auto: smallest N + M that uses the ring */
+  PetscBool       ring_used; /* the last call used the ring */
+  WLMLossRing     ring;
   WLMLossPairWork work;
   PetscReal      *blurwork; /* sample and distances of the blur estimate, capacity capblur */
   PetscInt        capblur;
@@ -130,6 +173,10 @@ struct _p_WLMLoss {
 PETSC_INTERN PetscErrorCode WLMLossCloudsGather(WLMLoss, PetscInt, const PetscReal[], const PetscReal[], PetscInt, const PetscReal[], const PetscReal[], PetscBool);
 PETSC_INTERN PetscErrorCode WLMLossCloudsDestroy(WLMLossClouds *);
 PETSC_EXTERN PetscErrorCode WLMLossPairSums(WLMLoss, PetscInt, WLMLossPairPass[]);
+PETSC_INTERN PetscErrorCode WLMLossPairBlockSums(WLMLoss, WLMLossPairPass *, PetscReal[]);
+PETSC_INTERN PetscErrorCode WLMLossRingSetUp(WLMLoss, PetscInt, const PetscReal[], PetscInt, const PetscReal[], PetscBool, PetscBool *);
+PETSC_INTERN PetscErrorCode WLMLossRingPasses(WLMLoss, WLMPairKernel, PetscReal, const PetscReal[], const PetscReal[], const PetscReal[], const PetscReal[]);
+PETSC_INTERN PetscErrorCode WLMLossRingDestroy(WLMLossRing *);
 PETSC_INTERN PetscErrorCode WLMLossPairWorkDestroy(WLMLossPairWork *);
 PETSC_EXTERN void           WLMLossPairLogSumExact(const WLMLossPairPass *, PetscInt, PetscBool, PetscInt, PetscReal *, PetscReal[]);
 PETSC_EXTERN PetscBool      WLMLossSumIsSafe(PetscReal);

@@ -49,11 +49,19 @@ struct _p_WLMTrainer {
   WLMRolloutStart start;
 
   /* minibatches */
-  PetscInt batch_rollouts;  /* B: rollouts per optimizer step over all ranks */
+  PetscInt batch_rollouts;  /* B: rollouts per optimizer step over all ranks; PETSC_DECIDE until set-up, then one per group */
   PetscInt batch_particles; /* particles per rollout, 0 for all */
   PetscInt horizon_min;     /* smallest horizon k drawn (the cap wins while it is smaller) */
   PetscInt horizon_max;     /* cap on the horizon k, at most ntrain - 1 */
   PetscInt horizon_ramp;    /* steps over which the cap grows from 1 to horizon_max, 0 for none */
+  PetscInt loss_particles;  /* L: predicted and observed particles the loss compares, 0 for all */
+  PetscInt eval_particles;  /* particles of each cloud in the exact W1 and W2 of an evaluation, 0 for all */
+
+  /* two-level decomposition (ensemble.c): groups of R ranks share the particles of a rollout */
+  PetscInt    ensemble_ranks;        /* R, -wlm_ensemble_ranks */
+  MPI_Comm    group_comm;            /* ranks of this group; the potential, dynamics and loss live on it */
+  PetscMPIInt group, ngroups;        /* this rank's group and the group count P / R */
+  PetscMPIInt group_rank, group_size; /* rank within the group and R */
 
   /* models */
   WLMPotential pot;
@@ -93,10 +101,11 @@ struct _p_WLMTrainer {
   /* rollout workspace (sized for the largest snapshot) */
   PetscInt   kmax;
   PetscInt  *perm;               /* [max_count] */
-  PetscReal *x0, *vstart;        /* [max_count*dim] */
-  PetscReal **X, **dX, **Y;      /* [kmax][max_count*dim] */
-  PetscInt  *ny;                 /* [kmax] target sizes */
+  PetscReal *x0, *vstart;        /* this rank's share [max_share*dim], max_share = ceil(max_count / R) */
+  PetscReal **X, **dX, **Y;      /* [kmax][max_share*dim] */
+  PetscInt  *ny;                 /* [kmax] this rank's share of each target */
   PetscReal *rollout_times;      /* [kmax] */
+  PetscReal *xsel, *gsel;        /* this rank's rows of the loss subsample and their gradient [max_share*dim], with -wlm_loss_particles */
 
   /* forecast mode */
   PetscInt  forecast_start;   /* snapshot to start from, -1 for the first training snapshot */
@@ -118,6 +127,14 @@ struct _p_WLMTrainer {
   PetscReal    **pred_raw, **pred_ema; /* predicted positions of each evaluation entry [eval.n][count(start)*dim] */
   PetscBool      setupcalled;
 };
+
+/* two-level decomposition (ensemble.c) */
+PETSC_EXTERN PetscErrorCode WLMTrainerSetUpEnsemble(WLMTrainer);
+PETSC_EXTERN PetscErrorCode WLMTrainerDestroyEnsemble(WLMTrainer);
+PETSC_EXTERN void           WLMTrainerShareRange(WLMTrainer, PetscInt, PetscInt *, PetscInt *);
+PETSC_EXTERN PetscInt       WLMTrainerShareMax(WLMTrainer, PetscInt);
+PETSC_EXTERN PetscErrorCode WLMTrainerGatherShares(WLMTrainer, PetscInt, const PetscReal[], PetscReal[]);
+PETSC_EXTERN PetscErrorCode WLMTrainerCheckWholePopulation(WLMTrainer, const char[]);
 
 /* set-up pieces (setup.c, split.c) */
 PETSC_EXTERN PetscErrorCode WLMTrainerSplitSnapshots(WLMTrainer);

@@ -1,0 +1,147 @@
+/*
+   Two-level decomposition of the trainer's ranks: P ranks form P / R groups
+   of R consecutive ranks (-wlm_ensemble_ranks R).
+
+     group g = rank / R,   rank within the group q = rank mod R.
+
+   Each group runs rollouts j = g, g + P/R, ... < B of a step.  Within a group
+   the particles of one rollout are sharded: every rank of the group draws the
+   same horizon, start snapshot and particle subsample of n particles (the
+   stream is seeded by (seed, step, j) alone), then keeps the contiguous block
+   of rows
+
+     [lo_q, hi_q),   lo_q = q floor(n / R) + min(q, n mod R),
+
+   so the potential, the dynamics and the loss, created on the group
+   communicator, see the whole rollout population exactly once.  The
+   parameter gradient of each rank is its share of the rollout's gradient, so
+   the trainer's one allreduce over all P ranks sums shares into whole
+   rollout gradients and those over the rollouts; only the first rank of a
+   group adds the rollout's loss and count, so the division by the count
+   averages over rollouts.  With R = 1 every group is one rank and the
+   trainer runs exactly the data-parallel algorithm.
+
+   NOTE: every rank still holds every snapshot and its start velocities
+   (replicated data); the sharding bounds the rollout, tape and loss memory,
+   not the memory of the data itself.
+*/
+#include <wlm/private/trainimpl.h>
+
+/*@
+  WLMTrainerSetEnsembleRanks - Sets the number R of ranks that share the particles of one rollout.
+
+  Logically Collective
+
+  Input Parameters:
++ tr    - the trainer
+- ranks - R >= 1; the rank count must be a multiple of R
+
+  Options Database Key:
+. -wlm_ensemble_ranks <1> - R
+@*/
+PetscErrorCode WLMTrainerSetEnsembleRanks(WLMTrainer tr, PetscInt ranks)
+{
+  PetscFunctionBeginUser;
+  PetscValidHeaderSpecific(tr, WLMTRAINER_CLASSID, 1);
+  tr->ensemble_ranks = ranks;
+  PetscFunctionReturn(0);
+}
+
+/*
+  WLMTrainerSetUpEnsemble - Checks -wlm_ensemble_ranks against the rank count and splits the communicator into groups.
+
+  Collective
+
+  Notes:
+  Also resolves the default of -wlm_batch_rollouts, one rollout per group.
+*/
+PetscErrorCode WLMTrainerSetUpEnsemble(WLMTrainer tr)
+{
+  MPI_Comm    comm = PetscObjectComm((PetscObject)tr);
+  PetscMPIInt size, rank, R;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCheck(tr->ensemble_ranks >= 1 && tr->ensemble_ranks <= size && size % tr->ensemble_ranks == 0, comm, PETSC_ERR_ARG_OUTOFRANGE,
+             "-wlm_ensemble_ranks %" PetscInt_FMT " is invalid with %d ranks; the rank count must be a multiple of it (use a divisor of %d, or 1 for one rollout population per rank)", tr->ensemble_ranks, size, size);
+  PetscCall(PetscMPIIntCast(tr->ensemble_ranks, &R));
+  tr->group       = rank / R;
+  tr->ngroups     = size / R;
+  tr->group_rank  = rank % R;
+  tr->group_size  = R;
+  if (tr->batch_rollouts == PETSC_DECIDE) tr->batch_rollouts = tr->ngroups;
+  if (tr->group_comm == MPI_COMM_NULL) PetscCallMPI(MPI_Comm_split(comm, tr->group, tr->group_rank, &tr->group_comm));
+  PetscFunctionReturn(0);
+}
+
+/* Frees the group communicator. */
+PetscErrorCode WLMTrainerDestroyEnsemble(WLMTrainer tr)
+{
+  PetscFunctionBeginUser;
+  if (tr->group_comm != MPI_COMM_NULL) PetscCallMPI(MPI_Comm_free(&tr->group_comm));
+  PetscFunctionReturn(0);
+}
+
+/*
+  WLMTrainerShareRange - Returns this rank's block [lo, hi) of n particles shared by its group.
+*/
+void WLMTrainerShareRange(WLMTrainer tr, PetscInt n, PetscInt *lo, PetscInt *hi)
+{
+  const PetscInt R = tr->group_size, q = tr->group_rank, base = n / R, extra = n % R;
+
+  *lo = q * base + PetscMin(q, extra);
+  *hi = *lo + base + (q < extra ? 1 : 0);
+}
+
+/* Largest block of n particles on one rank of a group. */
+PetscInt WLMTrainerShareMax(WLMTrainer tr, PetscInt n)
+{
+  return (n + tr->group_size - 1) / tr->group_size;
+}
+
+/*
+  WLMTrainerGatherShares - Assembles the whole cloud [n][dim] on every rank of the group from the blocks [lo, hi) of its ranks.
+
+  Collective over the group
+
+  Input Parameters:
++ tr    - the trainer
+. n     - particles of the whole cloud
+- local - this rank's rows [hi - lo][dim]
+
+  Output Parameter:
+. all - the whole cloud [n][dim]; may not alias local
+*/
+PetscErrorCode WLMTrainerGatherShares(WLMTrainer tr, PetscInt n, const PetscReal local[], PetscReal all[])
+{
+  const PetscInt R = tr->group_size, dim = tr->dim;
+  PetscMPIInt   *counts, *displs;
+  PetscInt       lo, hi;
+
+  PetscFunctionBeginUser;
+  WLMTrainerShareRange(tr, n, &lo, &hi);
+  if (R == 1) {
+    PetscCall(PetscArraycpy(all, local, n * dim));
+    PetscFunctionReturn(0);
+  }
+  PetscCall(PetscMalloc2(R, &counts, R, &displs));
+  for (PetscInt q = 0; q < R; q++) {
+    const PetscInt base = n / R, extra = n % R;
+    const PetscInt qlo = q * base + PetscMin(q, extra), qn = base + (q < extra ? 1 : 0);
+
+    PetscCall(PetscMPIIntCast(qn * dim, &counts[q]));
+    PetscCall(PetscMPIIntCast(qlo * dim, &displs[q]));
+  }
+  PetscCallMPI(MPI_Allgatherv(local, counts[tr->group_rank], MPIU_REAL, all, counts, displs, MPIU_REAL, tr->group_comm));
+  PetscCall(PetscFree2(counts, displs));
+  PetscFunctionReturn(0);
+}
+
+/* Rejects the modes that run one whole population per rank when the particles are sharded. */
+PetscErrorCode WLMTrainerCheckWholePopulation(WLMTrainer tr, const char mode[])
+{
+  PetscFunctionBeginUser;
+  PetscCheck(tr->group_size == 1, PetscObjectComm((PetscObject)tr), PETSC_ERR_SUP, "The %s mode integrates one whole population per rank; run it with -wlm_ensemble_ranks 1 (the trained model does not depend on R)", mode);
+  PetscFunctionReturn(0);
+}
