@@ -5,10 +5,10 @@
      group g = rank / R,   rank within the group q = rank mod R.
 
    Each group runs rollouts j = g, g + P/R, ... < B of a step.  Within a group
-   the particles of one rollout are sharded: every rank of the group draws the
-   same horizon, start snapshot and particle subsample of n particles (the
-   stream is seeded by (seed, step, j) alone), then keeps the contiguous block
-   of rows
+   the particles of one rollout are sharded.  Every rank of the group draws the
+   same horizon, start snapshot and particle subsample of n particles, because
+   the stream is seeded by (seed, step, j) alone.  Each rank then keeps the
+   contiguous block of rows
 
      [lo_q, hi_q),   lo_q = q floor(n / R) + min(q, n mod R),
 

@@ -42,7 +42,11 @@ static void GatherRows(PetscInt n, PetscInt dim, const PetscInt *idx, const Pets
   }
 }
 
-/* Draws the start snapshot, horizon and particles.  Fills this rank's share of x0, vstart and the targets Y, the share sizes nout and ny, and the rollout times; nall and first are the rollout's particle count and this rank's first particle. */
+/*
+  Draws the start snapshot, horizon and particles.  Fills this rank's share of x0, vstart and the
+  targets Y, the share sizes nout and ny, and the rollout times.  nall is the rollout's particle
+  count and first the index of this rank's first particle.
+*/
 static PetscErrorCode DrawRollout(WLMTrainer tr, WLMRandom *r, PetscInt step, PetscInt *nout, PetscInt *nall, PetscInt *first, PetscInt *kout, PetscInt *sout)
 {
   const PetscInt dim = tr->dim;

@@ -4,8 +4,9 @@
    an empty options database.  A WLMTrainer is then set up from it on the
    small ocean vortex data, whatever file the input names.  This runs the
    option parsing, the checks of every option, the snapshot split and the
-   model set-up.  Every input must be accepted or
-   rejected with a PETSc error, never crash.  WLM_FUZZ_DATA names the data
+   model set-up.  An input must be accepted or rejected with a PETSc error;
+   libFuzzer reports a crash, a sanitizer finding or a hang over 10 s as a
+   failure.  WLM_FUZZ_DATA names the data
    file (run.sh sets it).
 */
 #include <wlm/wlmsys.h>
