@@ -105,6 +105,16 @@ PETSC_EXTERN PetscErrorCode WLMPotentialMeanfieldSetBatchSeed(WLMPotential, uint
 PETSC_EXTERN PetscErrorCode WLMPotentialAttentionSetSizes(WLMPotential, PetscInt, PetscInt, PetscInt, PetscInt, PetscInt);
 PETSC_EXTERN PetscErrorCode WLMPotentialAttentionSetScoreMemory(WLMPotential, PetscReal);
 
+/* How sharded evaluations of interacting types meet remote partners: gathered on every rank, or blocks around a ring. */
+typedef enum {
+  WLM_POTENTIAL_EXCHANGE_AUTO,
+  WLM_POTENTIAL_EXCHANGE_GATHER,
+  WLM_POTENTIAL_EXCHANGE_RING
+} WLMPotentialExchange;
+PETSC_EXTERN const char *const WLMPotentialExchanges[];
+PETSC_EXTERN PetscErrorCode    WLMPotentialSetExchange(WLMPotential, WLMPotentialExchange, PetscInt);
+PETSC_EXTERN PetscErrorCode    WLMPotentialGetExchange(WLMPotential, WLMPotentialExchange *, PetscInt *);
+
 PETSC_EXTERN PetscErrorCode WLMPotentialSave(WLMPotential, hid_t);
 PETSC_EXTERN PetscErrorCode WLMPotentialLoad(MPI_Comm, hid_t, WLMPotential *);
 

@@ -39,11 +39,14 @@ struct _p_WLMPotential {
   PetscInt   max_local;     /* workspace capacity in particles per rank */
   PetscInt   max_global;    /* workspace capacity in particles over the communicator */
   PetscInt   seed;          /* seed of the last parameter initialization */
+  WLMPotentialExchange exchange; /* remote partners of interacting types: gather or ring (exchange.c) */
+  PetscInt   ring_min;      /* auto: smallest N over the communicator that uses the ring */
   PetscBool  setupcalled;
   void      *data;          /* type-specific context */
 };
 
 /* Mass of each particle when the caller passes no masses: 1/N with N the particle count over the communicator. */
 PETSC_EXTERN PetscErrorCode WLMPotentialGetUniformMass(WLMPotential, PetscInt, PetscReal *);
+PETSC_EXTERN PetscErrorCode WLMPotentialUseRing(WLMPotential, PetscInt, PetscBool *);
 
 #endif
