@@ -58,9 +58,9 @@ PetscErrorCode WLMPotentialGetExchange(WLMPotential pot, WLMPotentialExchange *e
 }
 
 /*
-  WLMPotentialUseRing - Whether a call with N particles over the communicator passes blocks around the ring.
+  WLMPotentialUseRing - Decides whether a call with N particles over the communicator passes blocks around the ring.
 
-  Not Collective, but every rank gets the same answer when they agree on N.
+  Not Collective, but every rank decides the same when all ranks pass the same N.
 */
 PetscErrorCode WLMPotentialUseRing(WLMPotential pot, PetscInt N, PetscBool *ring)
 {
