@@ -1,8 +1,9 @@
 /*
    Internal layout of the attention potential, shared by attention.c (the
-   type), attentionpass.c (embedding, blocks, head) and attentionheads.c
-   (multi-head self-attention over all particles, with the MPI exchange of
-   keys and values).
+   type), attentionpass.c (embedding, blocks, head), attentionheads.c
+   (multi-head self-attention over all particles, with keys and values
+   gathered from all ranks) and attentionring.c (the same attention with
+   key-value blocks passed around a ring of the ranks).
 
    Rows are particles.  Every activation buffer stacks the n primal rows of
    this rank and, when tangents are on, n tangent rows after them.
@@ -32,7 +33,15 @@ typedef struct {
   PetscReal *n2, *r2, *a2; /* LayerNorm 2 */
   PetscReal *f;            /* GELU output of the feed-forward layer [rows][F] */
   PetscReal *fd1, *fd2dz;  /* GELU s'(z) and s''(z) dz [n][F] */
+  PetscReal *lse, *rs;     /* ring exchange: log-sum-exp of the scores and, with tangents, rowsum(P dS) [n][H] */
 } AttentionBlockState;
+
+/* A set of m keys and values (one rank's block, or all N) and their gradients, rows of stride ld in the columns of HeadColumns(). */
+typedef struct {
+  const PetscReal *kv;  /* K [D], V [D], with tangents dK [D], dV [D] */
+  PetscReal       *bkv; /* their gradients, same columns */
+  PetscInt         m, ld;
+} AttentionKeys;
 
 typedef struct {
   /* hyperparameters */
@@ -73,6 +82,13 @@ typedef struct {
   PetscReal           *temb;                        /* time embedding: z [E], u = silu(z) [E], silu'(z) [E], e [D], column sums [D] */
   PetscMPIInt         *pcounts, *pdispls, *counts, *displs;
 
+  /* ring exchange (attentionring.c): two key-value blocks in flight, and per-row sums of the online softmax */
+  PetscBool   ring;                      /* the current call passes blocks around the ring */
+  PetscReal  *ring_chunk, *ringbuf[2];   /* blocks of at most ring_rows rows [rows][2 kvw + 1] */
+  PetscReal  *runsum;                    /* running softmax denominators [n][H] */
+  PetscInt    ring_rows, ring_local;     /* capacity in block rows and in local particles */
+  PetscMPIInt ring_tag;
+
   /* the current call */
   PetscInt  n, N, start; /* particles on this rank, in all, first global index */
   PetscBool tangent;     /* tangent rows are on (products) */
@@ -88,5 +104,14 @@ PETSC_INTERN PetscErrorCode AttentionHeadsForward(WLMPotential, AttentionBlockSt
 PETSC_INTERN PetscErrorCode AttentionFreeScores(Attention *);
 PETSC_INTERN PetscErrorCode AttentionHeadsReverse(WLMPotential, AttentionBlockState *, const PetscReal[], PetscReal[]);
 PETSC_INTERN PetscErrorCode AttentionGatherKeys(WLMPotential, AttentionBlockState *);
+PETSC_INTERN void           AttentionCopyRows(PetscInt, PetscInt, const PetscReal *, PetscInt, PetscReal *, PetscInt);
+PETSC_INTERN void           AttentionPackHead(Attention *, const AttentionKeys *, PetscInt);
+PETSC_INTERN void           AttentionRowDots(Attention *, AttentionBlockState *, const PetscReal *, PetscInt, PetscInt, PetscInt);
+PETSC_INTERN void           AttentionTileReverse(Attention *, AttentionBlockState *, const AttentionKeys *, const PetscReal *, const PetscReal *, PetscReal *, PetscInt, PetscInt, PetscInt, PetscReal);
+PETSC_INTERN void           AttentionTileReverseTangent(Attention *, AttentionBlockState *, const AttentionKeys *, const PetscReal *, const PetscReal *, PetscReal *, PetscInt, PetscInt, PetscInt, PetscReal);
+PETSC_INTERN PetscErrorCode AttentionRingReserve(WLMPotential, PetscInt, PetscInt);
+PETSC_INTERN PetscErrorCode AttentionRingFree(Attention *);
+PETSC_INTERN PetscErrorCode AttentionRingForward(WLMPotential, AttentionBlockState *);
+PETSC_INTERN PetscErrorCode AttentionRingReverse(WLMPotential, AttentionBlockState *, const PetscReal[], PetscReal[]);
 
 #endif
