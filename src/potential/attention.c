@@ -230,7 +230,7 @@ static PetscErrorCode WLMPotentialView_Attention(WLMPotential pot, PetscViewer v
   PetscFunctionBeginUser;
   PetscCall(PetscViewerASCIIPrintf(viewer, "hidden width %" PetscInt_FMT ", %" PetscInt_FMT " heads, %" PetscInt_FMT " blocks, feed-forward width %" PetscInt_FMT ", time embedding width %" PetscInt_FMT "%s\n", at->hidden, at->heads, at->layers, at->ffn, at->time_width, pot->time_input ? "" : " (no time input)"));
   PetscCall(PetscViewerASCIIPrintf(viewer, "pre-LayerNorm blocks, GELU (tanh form), scores shifted by log mass\n"));
-  PetscCall(PetscViewerASCIIPrintf(viewer, "keeps scores between passes within %g MB per rank\n", (double)at->score_memory));
+  PetscCall(PetscViewerASCIIPrintf(viewer, "keeps scores between passes within %g MB per rank (gather exchange only)\n", (double)at->score_memory));
   PetscFunctionReturn(0);
 }
 

@@ -36,11 +36,11 @@ typedef struct {
   PetscReal *lse, *rs;     /* ring exchange: log-sum-exp of the scores and, with tangents, rowsum(P dS) [n][H] */
 } AttentionBlockState;
 
-/* A set of m keys and values (one rank's block, or all N) and their gradients, rows of stride ld in the columns of HeadColumns(). */
+/* A set of m keys and values (one rank's block, or all N) and their gradients, in the columns of HeadColumns(). */
 typedef struct {
-  const PetscReal *kv;  /* K [D], V [D], with tangents dK [D], dV [D] */
-  PetscReal       *bkv; /* their gradients, same columns */
-  PetscInt         m, ld;
+  const PetscReal *kv;  /* K [D], V [D], with tangents dK [D], dV [D]: rows of stride ld */
+  PetscReal       *bkv; /* their gradients, same columns: rows of stride ldb */
+  PetscInt         m, ld, ldb;
 } AttentionKeys;
 
 typedef struct {
@@ -82,17 +82,20 @@ typedef struct {
   PetscReal           *temb;                        /* time embedding: z [E], u = silu(z) [E], silu'(z) [E], e [D], column sums [D] */
   PetscMPIInt         *pcounts, *pdispls, *counts, *displs;
 
-  /* ring exchange (attentionring.c): two key-value blocks in flight, and per-row sums of the online softmax */
-  PetscBool   ring;                      /* the current call passes blocks around the ring */
-  PetscReal  *ring_chunk, *ringbuf[2];   /* blocks of at most ring_rows rows [rows][2 kvw + 1] */
-  PetscReal  *runsum;                    /* running softmax denominators [n][H] */
-  PetscInt    ring_rows, ring_local;     /* capacity in block rows and in local particles */
-  PetscMPIInt ring_tag;
+  /* ring exchange (attentionring.c): key-value blocks and gradient accumulators in flight, and per-row sums of the online softmax */
+  PetscBool   ring;                    /* the current call passes blocks around the ring */
+  PetscReal  *ring_chunk;              /* one allocation for the buffers below */
+  PetscReal  *ringbuf[2];              /* key-value blocks [ring_rows][kvw + 1]: the one in use and the next */
+  PetscReal  *ringgrad[3];             /* gradient accumulators [ring_rows][kvw]: received, and two in use or in flight */
+  PetscReal  *runsum;                  /* running softmax denominators [n][H] */
+  PetscInt    ring_rows, ring_local;   /* capacity in block rows and in local particles */
+  PetscMPIInt ring_tag[2];             /* message tags of blocks and of gradient accumulators */
 
   /* the current call */
-  PetscInt  n, N, start; /* particles on this rank, in all, first global index */
-  PetscBool tangent;     /* tangent rows are on (products) */
-  PetscBool masses;      /* mask is not constant */
+  PetscInt    n, N, start; /* particles on this rank, in all, first global index */
+  PetscMPIInt rank, size;  /* this rank and the rank count of the communicator */
+  PetscBool   tangent;     /* tangent rows are on (products) */
+  PetscBool   masses;      /* mask is not constant */
 } Attention;
 
 PETSC_INTERN PetscErrorCode AttentionReserve(WLMPotential, PetscInt, PetscInt);

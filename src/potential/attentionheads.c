@@ -153,6 +153,7 @@ static AttentionKeys GatheredKeys(Attention *at, AttentionBlockState *st)
   ks.bkv = at->bkv;
   ks.m   = at->N;
   ks.ld  = at->tangent ? 4 * at->hidden : 2 * at->hidden;
+  ks.ldb = ks.ld;
   return ks;
 }
 
@@ -308,7 +309,7 @@ static PetscErrorCode ScatterKeyGradients(WLMPotential pot, PetscReal *bq)
 */
 void AttentionTileReverse(Attention *at, AttentionBlockState *st, const AttentionKeys *ks, const PetscReal *PP, const PetscReal *obar, PetscReal *bq, PetscInt h, PetscInt i0, PetscInt r, PetscReal beta)
 {
-  const PetscInt   D = at->hidden, Dh = D / at->heads, N = ks->m, ld = ks->ld;
+  const PetscInt   D = at->hidden, Dh = D / at->heads, N = ks->m, ld = ks->ld, ldb = ks->ldb;
   const PetscReal  c = 1.0 / PetscSqrtReal((PetscReal)Dh);
   const PetscReal *Q = st->qkv + i0 * 3 * D + h * Dh, *ob = obar + i0 * D + h * Dh, *K = ks->kv + h * Dh, *V = ks->kv + D + h * Dh;
 
@@ -316,8 +317,8 @@ void AttentionTileReverse(Attention *at, AttentionBlockState *st, const Attentio
   AttentionRowDots(at, st, obar, h, i0, r);
   ScoreGradientRows(r, N, N, PETSC_FALSE, PP, NULL, at->dsum, at->BB, NULL);
   cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, Dh, N, c, at->BB, N, K, ld, beta, bq + i0 * 3 * D + h * Dh, 3 * D);
-  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, r, c, at->BB, N, Q, 3 * D, 1.0, ks->bkv + h * Dh, ld);
-  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, r, 1.0, PP, N, ob, D, 1.0, ks->bkv + D + h * Dh, ld);
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, r, c, at->BB, N, Q, 3 * D, 1.0, ks->bkv + h * Dh, ldb);
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, r, 1.0, PP, N, ob, D, 1.0, ks->bkv + D + h * Dh, ldb);
 }
 
 /*
@@ -327,7 +328,7 @@ void AttentionTileReverse(Attention *at, AttentionBlockState *st, const Attentio
 */
 void AttentionTileReverseTangent(Attention *at, AttentionBlockState *st, const AttentionKeys *ks, const PetscReal *PP, const PetscReal *obar, PetscReal *bq, PetscInt h, PetscInt i0, PetscInt r, PetscReal beta)
 {
-  const PetscInt   D = at->hidden, Dh = D / at->heads, n = at->n, N = ks->m, ld = ks->ld;
+  const PetscInt   D = at->hidden, Dh = D / at->heads, n = at->n, N = ks->m, ldb = ks->ldb;
   const PetscReal  c = 1.0 / PetscSqrtReal((PetscReal)Dh);
   const PetscReal *ob = obar + i0 * D + h * Dh, *dob = obar + (n + i0) * D + h * Dh, *P = PP + N, *dP = PP;
   PetscReal       *B = at->BB + N, *dB = at->BB;
@@ -348,14 +349,14 @@ void AttentionTileReverseTangent(Attention *at, AttentionBlockState *st, const A
   cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, Dh, 2 * N, c, at->BB, 2 * N, at->KK, Dh, beta, bq + (n + i0) * 3 * D + h * Dh, 3 * D);
 
   /* kbar += c Sbar^T q;  dkbar += c [dSbar | Sbar]~^T [q | dq]~ (QQ still contains this tile's [q | dq]) */
-  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, r, c, B, 2 * N, at->QQ, 2 * Dh, 1.0, ks->bkv + k, ld);
-  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, 2 * r, c, at->BB, N, at->QQ, Dh, 1.0, ks->bkv + dk, ld);
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, r, c, B, 2 * N, at->QQ, 2 * Dh, 1.0, ks->bkv + k, ldb);
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, 2 * r, c, at->BB, N, at->QQ, Dh, 1.0, ks->bkv + dk, ldb);
 
   /* vbar += P^T obar;  dvbar += [dP | P]~^T [obar | dobar]~, with OB reused as [obar | dobar] */
   AttentionCopyRows(r, Dh, ob, D, at->OB, 2 * Dh);
   AttentionCopyRows(r, Dh, dob, D, at->OB + Dh, 2 * Dh);
-  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, r, 1.0, P, 2 * N, ob, D, 1.0, ks->bkv + v, ld);
-  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, 2 * r, 1.0, PP, N, at->OB, Dh, 1.0, ks->bkv + dv, ld);
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, r, 1.0, P, 2 * N, ob, D, 1.0, ks->bkv + v, ldb);
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, 2 * r, 1.0, PP, N, at->OB, Dh, 1.0, ks->bkv + dv, ldb);
 }
 
 /* Back-propagates the attention-output gradients obar [rows][D] to the query, key and value gradients bq [rows][3D]. */

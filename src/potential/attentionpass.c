@@ -210,6 +210,8 @@ PetscErrorCode AttentionBeginCall(WLMPotential pot, PetscInt n, const PetscReal 
   at->n       = n;
   at->N       = N;
   at->start   = at->pdispls[rank];
+  at->rank    = rank;
+  at->size    = size;
   at->tangent = tangent;
   at->masses  = w ? PETSC_TRUE : PETSC_FALSE;
   PetscCall(AttentionReserveScores(pot));

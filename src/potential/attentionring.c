@@ -25,17 +25,30 @@
 
    Reverse: one more cycle in which each block travels with accumulators
    for its gradients kbar, vbar (and dkbar, dvbar).  Each rank recomputes
-   P_ij = exp(S_ij - lse_i) and dP_ij = P_ij (dS_ij - rs_i) for its queries,
-   adds their contributions and passes the block on; after R rounds every
-   block is back at its owner with all contributions summed.  The score
-   cache of -wlm_potential_attention_score_memory is not used here.
+   P_ij = exp(S_ij - lse_i) and dP_ij = P_ij (dS_ij - rs_i) for its queries
+   and adds their contributions.  After R rounds every block is back at its
+   owner with all contributions summed.  The keys and values travel ahead
+   as in the forward pass.  The accumulators follow one round behind: rank
+   q computes its contribution to the block of round s into a zeroed
+   buffer while the partial sum of ranks q - s .. q - 1 arrives, then adds
+   the two and sends the sum on.  So both exchanges overlap computation.
+   The score cache of -wlm_potential_attention_score_memory is not used.
 
-   Rows of a block in flight: K, V [, dK, dV] (kvw columns), log w_j (0
-   without masses), and in the reverse cycle the gradients in the column
-   order of the keys.
+   Rows of a block in flight: K, V [, dK, dV] (kvw columns) and log w_j (0
+   without masses).  Rows of an accumulator: the gradients in the column
+   order of the keys (kvw columns).
 */
 #include "attention.h"
 #include <cblas.h>
+
+/* Hands out consecutive pieces of one allocation. */
+static PetscReal *Carve(PetscReal **cursor, PetscInt len)
+{
+  PetscReal *p = *cursor;
+
+  *cursor += len;
+  return p;
+}
 
 /* Frees the ring buffers. */
 PetscErrorCode AttentionRingFree(Attention *at)
@@ -55,23 +68,25 @@ PetscErrorCode AttentionRingFree(Attention *at)
 PetscErrorCode AttentionRingReserve(WLMPotential pot, PetscInt n, PetscInt M)
 {
   Attention     *at = (Attention *)pot->data;
-  const PetscInt D = at->hidden, H = at->heads, L = at->layers, width = 8 * D + 1;
+  const PetscInt D = at->hidden, H = at->heads, L = at->layers, kvw = 4 * D;
   PetscReal     *cur;
 
   PetscFunctionBeginUser;
-  if (!at->ring_tag) PetscCall(PetscObjectGetNewTag((PetscObject)pot, &at->ring_tag));
+  if (!at->ring_tag[0]) {
+    PetscCall(PetscObjectGetNewTag((PetscObject)pot, &at->ring_tag[0]));
+    PetscCall(PetscObjectGetNewTag((PetscObject)pot, &at->ring_tag[1]));
+  }
   if (M > at->ring_rows || n > at->ring_local) {
     M = PetscMax(PetscMax(M, at->ring_rows), 1);
     n = PetscMax(n, at->ring_local);
     PetscCall(AttentionRingFree(at));
-    PetscCall(PetscMalloc1(2 * M * width + (2 * L + 1) * n * H, &at->ring_chunk));
+    PetscCall(PetscMalloc1(M * (2 * (kvw + 1) + 3 * kvw) + (2 * L + 1) * n * H, &at->ring_chunk));
     at->ring_rows  = M;
     at->ring_local = n;
   }
-  cur            = at->ring_chunk;
-  at->ringbuf[0] = cur;
-  at->ringbuf[1] = cur + at->ring_rows * width;
-  cur += 2 * at->ring_rows * width;
+  cur = at->ring_chunk;
+  for (PetscInt k = 0; k < 2; k++) at->ringbuf[k] = Carve(&cur, at->ring_rows * (kvw + 1));
+  for (PetscInt k = 0; k < 3; k++) at->ringgrad[k] = Carve(&cur, at->ring_rows * kvw);
   for (PetscInt l = 0; l < L; l++) {
     at->blk[l].lse = cur + 2 * l * at->ring_local * H;
     at->blk[l].rs  = at->blk[l].lse + at->ring_local * H;
@@ -91,17 +106,14 @@ static inline PetscMPIInt RoundBlock(PetscMPIInt rank, PetscMPIInt size, PetscIn
   return (PetscMPIInt)(((rank - s) % size + size) % size);
 }
 
-/* Writes this rank's keys and values, log masses and, when grads is true, zero gradients into rows of stride ld. */
-static void PackOwnBlock(Attention *at, AttentionBlockState *st, PetscInt ld, PetscBool grads, PetscReal *buf)
+/* Writes this rank's keys and values and their log masses into rows of stride kvw + 1. */
+static void PackOwnBlock(Attention *at, AttentionBlockState *st, PetscReal *buf)
 {
-  const PetscInt D = at->hidden, n = at->n, kvw = KeyWidth(at);
+  const PetscInt D = at->hidden, n = at->n, kvw = KeyWidth(at), ld = kvw + 1;
 
   AttentionCopyRows(n, 2 * D, st->qkv + D, 3 * D, buf, ld);
   if (at->tangent) AttentionCopyRows(n, 2 * D, st->qkv + n * 3 * D + D, 3 * D, buf + 2 * D, ld);
-  for (PetscInt i = 0; i < n; i++) {
-    buf[i * ld + kvw] = at->masses ? PetscLogReal(at->seeds[i]) : 0.0;
-    if (grads) memset(buf + i * ld + kvw + 1, 0, (size_t)kvw * sizeof(PetscReal));
-  }
+  for (PetscInt i = 0; i < n; i++) buf[i * ld + kvw] = at->masses ? PetscLogReal(at->seeds[i]) : 0.0;
 }
 
 /* Copies the log masses of a visiting block of m rows into at->mask. */
@@ -112,40 +124,57 @@ static void UnpackMask(Attention *at, const AttentionKeys *ks)
   for (PetscInt j = 0; j < ks->m; j++) at->mask[j] = ks->kv[j * ks->ld + kvw];
 }
 
-/* Posts the receive of the block for round s + 1 from the left neighbour. */
-static PetscErrorCode RingReceive(WLMPotential pot, PetscInt s, PetscInt ld, PetscReal *buf, MPI_Request *req)
+/* Rows of the block that visits this rank in round s of a cycle; round R is the own block again. */
+static inline PetscInt RoundRows(const Attention *at, PetscInt s)
 {
-  Attention  *at   = (Attention *)pot->data;
-  MPI_Comm    comm = PetscObjectComm((PetscObject)pot);
-  PetscMPIInt size, rank;
+  return at->pcounts[RoundBlock(at->rank, at->size, s)];
+}
+
+/* Posts the receive of count reals with the given tag from the left neighbour. */
+static PetscErrorCode RingReceive(WLMPotential pot, PetscReal *buf, PetscInt count, PetscMPIInt tag, MPI_Request *req)
+{
+  const Attention *at = (Attention *)pot->data;
 
   PetscFunctionBeginUser;
-  PetscCallMPI(MPI_Comm_size(comm, &size));
-  PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  PetscCallMPI(MPI_Irecv(buf, (PetscMPIInt)(at->pcounts[RoundBlock(rank, size, s + 1)] * ld), MPIU_REAL, (rank + size - 1) % size, at->ring_tag, comm, req));
+  PetscCallMPI(MPI_Irecv(buf, (PetscMPIInt)count, MPIU_REAL, (at->rank + at->size - 1) % at->size, tag, PetscObjectComm((PetscObject)pot), req));
   PetscFunctionReturn(0);
 }
 
-/* Sends the block of round s to the right neighbour. */
-static PetscErrorCode RingSend(WLMPotential pot, PetscInt s, PetscInt ld, const PetscReal *buf, MPI_Request *req)
+/* Sends count reals with the given tag to the right neighbour. */
+static PetscErrorCode RingSend(WLMPotential pot, const PetscReal *buf, PetscInt count, PetscMPIInt tag, MPI_Request *req)
 {
-  Attention  *at   = (Attention *)pot->data;
-  MPI_Comm    comm = PetscObjectComm((PetscObject)pot);
-  PetscMPIInt size, rank;
+  const Attention *at = (Attention *)pot->data;
 
   PetscFunctionBeginUser;
-  PetscCallMPI(MPI_Comm_size(comm, &size));
-  PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  PetscCallMPI(MPI_Isend(buf, (PetscMPIInt)(at->pcounts[RoundBlock(rank, size, s)] * ld), MPIU_REAL, (rank + 1) % size, at->ring_tag, comm, req));
+  PetscCallMPI(MPI_Isend(buf, (PetscMPIInt)count, MPIU_REAL, (at->rank + 1) % at->size, tag, PetscObjectComm((PetscObject)pot), req));
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode RingWait(WLMPotential pot, MPI_Request req[2])
+/* Waits for k requests (MPI_REQUEST_NULL allowed), timed as communication. */
+static PetscErrorCode RingWait(WLMPotential pot, PetscInt k, MPI_Request req[])
 {
   PetscFunctionBeginUser;
   PetscCall(PetscLogEventBegin(WLMPOTENTIAL_Communication, pot, 0, 0, 0));
-  PetscCallMPI(MPI_Waitall(2, req, MPI_STATUSES_IGNORE));
+  PetscCallMPI(MPI_Waitall((PetscMPIInt)k, req, MPI_STATUSES_IGNORE));
   PetscCall(PetscLogEventEnd(WLMPOTENTIAL_Communication, pot, 0, 0, 0));
+  PetscFunctionReturn(0);
+}
+
+/*
+   Starts round s of a cycle with the block buf in use: posts the receive
+   of the next block into next and the send of buf onwards, except in the
+   last round, whose block has no further visit.
+*/
+static PetscErrorCode RingShiftBlocks(WLMPotential pot, PetscInt s, const PetscReal *buf, PetscReal *next, MPI_Request req[2])
+{
+  Attention     *at = (Attention *)pot->data;
+  const PetscInt ld = KeyWidth(at) + 1;
+
+  PetscFunctionBeginUser;
+  req[0] = req[1] = MPI_REQUEST_NULL;
+  if (s == at->size - 1) PetscFunctionReturn(0);
+  PetscCall(RingReceive(pot, next, RoundRows(at, s + 1) * ld, at->ring_tag[0], &req[0]));
+  PetscCall(RingSend(pot, buf, RoundRows(at, s) * ld, at->ring_tag[0], &req[1]));
   PetscFunctionReturn(0);
 }
 
@@ -235,11 +264,11 @@ static PetscErrorCode RingTileForward(Attention *at, AttentionBlockState *st, co
   PetscFunctionReturn(0);
 }
 
-/* Runs the queries of this rank against one visiting block of m rows (stride ld). */
-static PetscErrorCode RingBlockForward(WLMPotential pot, AttentionBlockState *st, const PetscReal *buf, PetscInt m, PetscInt ld)
+/* Runs the queries of this rank against one visiting block of m rows. */
+static PetscErrorCode RingBlockForward(WLMPotential pot, AttentionBlockState *st, const PetscReal *buf, PetscInt m)
 {
   Attention    *at = (Attention *)pot->data;
-  AttentionKeys ks = {buf, NULL, m, ld};
+  AttentionKeys ks = {buf, NULL, m, KeyWidth(at) + 1, 0};
 
   PetscFunctionBeginUser;
   if (m == 0 || at->n == 0) PetscFunctionReturn(0);
@@ -297,30 +326,20 @@ static PetscErrorCode FinishOnline(Attention *at, AttentionBlockState *st)
 */
 PetscErrorCode AttentionRingForward(WLMPotential pot, AttentionBlockState *st)
 {
-  Attention     *at = (Attention *)pot->data;
-  const PetscInt ld = KeyWidth(at) + 1;
-  MPI_Comm       comm = PetscObjectComm((PetscObject)pot);
-  PetscMPIInt    size, rank;
-  PetscReal     *cur = at->ringbuf[0], *next = at->ringbuf[1], *swap;
-  MPI_Request    req[2];
+  Attention  *at = (Attention *)pot->data;
+  PetscReal  *cur = at->ringbuf[0], *next = at->ringbuf[1], *swap;
+  MPI_Request req[2];
 
   PetscFunctionBeginUser;
-  PetscCallMPI(MPI_Comm_size(comm, &size));
-  PetscCallMPI(MPI_Comm_rank(comm, &rank));
-  PackOwnBlock(at, st, ld, PETSC_FALSE, cur);
+  PackOwnBlock(at, st, cur);
   PetscCall(StartOnline(at, st));
-  for (PetscInt s = 0; s < size; s++) {
-    if (s < size - 1) {
-      PetscCall(RingReceive(pot, s, ld, next, &req[0]));
-      PetscCall(RingSend(pot, s, ld, cur, &req[1]));
-    }
-    PetscCall(RingBlockForward(pot, st, cur, at->pcounts[RoundBlock(rank, size, s)], ld));
-    if (s < size - 1) {
-      PetscCall(RingWait(pot, req));
-      swap = cur;
-      cur  = next;
-      next = swap;
-    }
+  for (PetscInt s = 0; s < at->size; s++) {
+    PetscCall(RingShiftBlocks(pot, s, cur, next, req));
+    PetscCall(RingBlockForward(pot, st, cur, RoundRows(at, s)));
+    PetscCall(RingWait(pot, 2, req));
+    swap = cur;
+    cur  = next;
+    next = swap;
   }
   PetscCall(FinishOnline(at, st));
   PetscFunctionReturn(0);
@@ -353,12 +372,12 @@ WLM_VECTOR_CLONES static void RecomputeRows(Attention *at, AttentionBlockState *
   }
 }
 
-/* Adds the gradients of this rank's queries against one visiting block of m rows (stride ld) to bq and to the block's accumulators. */
-static PetscErrorCode RingBlockReverse(WLMPotential pot, AttentionBlockState *st, PetscReal *buf, PetscInt m, PetscInt ld, const PetscReal obar[], PetscReal bq[])
+/* Adds the gradients of this rank's queries against one visiting block buf of m rows to bq and to the accumulator grad [m][kvw]. */
+static PetscErrorCode RingBlockReverse(WLMPotential pot, AttentionBlockState *st, const PetscReal *buf, PetscReal *grad, PetscInt m, const PetscReal obar[], PetscReal bq[])
 {
   Attention     *at = (Attention *)pot->data;
   const PetscInt Dh = at->hidden / at->heads;
-  AttentionKeys  ks = {buf, buf + KeyWidth(at) + 1, m, ld};
+  AttentionKeys  ks = {buf, grad, m, KeyWidth(at) + 1, KeyWidth(at)};
 
   PetscFunctionBeginUser;
   if (m == 0 || at->n == 0) PetscFunctionReturn(0);
@@ -381,37 +400,63 @@ static PetscErrorCode RingBlockReverse(WLMPotential pot, AttentionBlockState *st
 }
 
 /*
+   Round s of the gradient accumulators: the contribution of this rank to
+   the block of round s goes into grad (zeroed here), the partial sum of
+   the ranks before arrives in received and is added, and the sum leaves
+   for the right neighbour with send request *req.
+*/
+static PetscErrorCode RingAccumulate(WLMPotential pot, AttentionBlockState *st, PetscInt s, const PetscReal *buf, PetscReal *grad, const PetscReal obar[], PetscReal bq[], MPI_Request *req)
+{
+  Attention     *at = (Attention *)pot->data;
+  const PetscInt m = RoundRows(at, s), len = m * KeyWidth(at);
+  PetscReal     *received = at->ringgrad[0];
+  MPI_Request    recv = MPI_REQUEST_NULL;
+
+  PetscFunctionBeginUser;
+  if (s > 0) PetscCall(RingReceive(pot, received, len, at->ring_tag[1], &recv));
+  PetscCall(PetscArrayzero(grad, len));
+  PetscCall(RingBlockReverse(pot, st, buf, grad, m, obar, bq));
+  if (s > 0) {
+    PetscCall(RingWait(pot, 1, &recv));
+    for (PetscInt e = 0; e < len; e++) grad[e] += received[e];
+    PetscCall(PetscLogFlops(1.0 * len));
+  }
+  PetscCall(RingSend(pot, grad, len, at->ring_tag[1], req));
+  PetscFunctionReturn(0);
+}
+
+/*
    Back-propagates the attention-output gradients obar [rows][D] to the
-   query, key and value gradients bq [rows][3D], with the blocks and their
-   gradient accumulators passed around the ring once more.
+   query, key and value gradients bq [rows][3D], with the blocks passed
+   around the ring once more and their gradient accumulators one round
+   behind them.
 */
 PetscErrorCode AttentionRingReverse(WLMPotential pot, AttentionBlockState *st, const PetscReal obar[], PetscReal bq[])
 {
   Attention     *at = (Attention *)pot->data;
-  const PetscInt D = at->hidden, n = at->n, kvw = KeyWidth(at), ld = 2 * kvw + 1;
-  MPI_Comm       comm = PetscObjectComm((PetscObject)pot);
-  PetscMPIInt    size, rank;
-  PetscReal     *cur = at->ringbuf[0], *next = at->ringbuf[1], *swap;
-  MPI_Request    req[2];
+  const PetscInt D = at->hidden, n = at->n, kvw = KeyWidth(at);
+  PetscReal     *cur = at->ringbuf[0], *next = at->ringbuf[1], *swap, *own = at->ringgrad[0];
+  MPI_Request    req[2], sent[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL}, recv;
 
   PetscFunctionBeginUser;
-  PetscCallMPI(MPI_Comm_size(comm, &size));
-  PetscCallMPI(MPI_Comm_rank(comm, &rank));
   for (PetscInt i = 0; i < (at->tangent ? 2 : 1) * n; i++) PetscCall(PetscArrayzero(bq + i * 3 * D, D));
-  PackOwnBlock(at, st, ld, PETSC_TRUE, cur);
-  /* NOTE: a block leaves only after this rank added its gradients, so the exchange of the reverse cycle does not overlap the computation. */
-  for (PetscInt s = 0; s < size; s++) {
-    PetscCall(RingReceive(pot, s, ld, next, &req[0]));
-    PetscCall(RingBlockReverse(pot, st, cur, at->pcounts[RoundBlock(rank, size, s)], ld, obar, bq));
-    PetscCall(RingSend(pot, s, ld, cur, &req[1]));
-    PetscCall(RingWait(pot, req));
+  PackOwnBlock(at, st, cur);
+  for (PetscInt s = 0; s < at->size; s++) {
+    PetscCall(RingShiftBlocks(pot, s, cur, next, req));
+    /* the accumulator sent two rounds ago used the buffer of this round */
+    PetscCall(RingWait(pot, 1, &sent[s % 2]));
+    PetscCall(RingAccumulate(pot, st, s, cur, at->ringgrad[1 + s % 2], obar, bq, &sent[s % 2]));
+    PetscCall(RingWait(pot, 2, req));
     swap = cur;
     cur  = next;
     next = swap;
   }
 
-  /* after R rounds the own block is back, with kbar, vbar [, dkbar, dvbar] of all queries */
-  AttentionCopyRows(n, 2 * D, cur + kvw + 1, ld, bq + D, 3 * D);
-  if (at->tangent) AttentionCopyRows(n, 2 * D, cur + kvw + 1 + 2 * D, ld, bq + n * 3 * D + D, 3 * D);
+  /* after R rounds the accumulator of the own block comes back with kbar, vbar [, dkbar, dvbar] of all queries */
+  PetscCall(RingReceive(pot, own, n * kvw, at->ring_tag[1], &recv));
+  PetscCall(RingWait(pot, 1, &recv));
+  PetscCall(RingWait(pot, 2, sent));
+  AttentionCopyRows(n, 2 * D, own, kvw, bq + D, 3 * D);
+  if (at->tangent) AttentionCopyRows(n, 2 * D, own + 2 * D, kvw, bq + n * 3 * D + D, 3 * D);
   PetscFunctionReturn(0);
 }
