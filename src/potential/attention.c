@@ -80,6 +80,7 @@ static PetscErrorCode WLMPotentialSetUp_Attention(WLMPotential pot)
     /* with the ring no buffer contains all particles, because the blocks are at most the largest local share */
     PetscCall(WLMPotentialUseRing(pot, pot->max_global, &ring));
     PetscCall(AttentionReserve(pot, pot->max_local, ring ? pot->max_local : pot->max_global));
+    if (!ring) PetscCall(AttentionReserveKeys(pot, pot->max_global));
   }
   PetscFunctionReturn(0);
 }

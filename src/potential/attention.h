@@ -28,7 +28,7 @@ typedef struct {
 typedef struct {
   PetscReal *n1, *r1, *a1; /* LayerNorm 1: normalized rows, r (and dr), output [rows][D] */
   PetscReal *qkv;          /* [rows][3D] */
-  PetscReal *kv;           /* keys and values of all N particles: [N][kvw], columns K, V, then dK, dV */
+  PetscReal *kv;           /* gather exchange: keys and values of all N particles [N][kvw], columns K, V, then dK, dV */
   PetscReal *o;            /* attention output before the projection [rows][D] */
   PetscReal *n2, *r2, *a2; /* LayerNorm 2 */
   PetscReal *f;            /* GELU output of the feed-forward layer [rows][F] */
@@ -64,9 +64,10 @@ typedef struct {
   PetscInt             off_head;   /* w_h [D], b_h */
   AttentionBlockLayout bl;
 
-  /* workspace: two allocations, one sized by the local and one by the global particle count */
-  PetscInt             cap_local, cap_global, tile; /* particles per rank, particles in all, query rows per tile */
-  PetscReal           *chunk_local, *chunk_global;
+  /* workspace: allocations sized by the local particle count, by the key count of one pass (N, or the largest share with the ring), and by N for the gathered keys */
+  PetscInt             cap_local, cap_global, tile; /* particles per rank, keys per pass, query rows per tile */
+  PetscInt             cap_keys;                    /* particles whose gathered keys fit in chunk_keys */
+  PetscReal           *chunk_local, *chunk_global, *chunk_keys;
   AttentionBlockState *blk;                         /* [L] */
   PetscReal           *xin;                         /* positions and cotangents [rows][d] */
   PetscReal           *h;                           /* residual stream [rows][D] */
@@ -99,6 +100,7 @@ typedef struct {
 } Attention;
 
 PETSC_INTERN PetscErrorCode AttentionReserve(WLMPotential, PetscInt, PetscInt);
+PETSC_INTERN PetscErrorCode AttentionReserveKeys(WLMPotential, PetscInt);
 PETSC_INTERN PetscErrorCode AttentionFreeWorkspace(Attention *);
 PETSC_INTERN PetscErrorCode AttentionBeginCall(WLMPotential, PetscInt, const PetscReal[], PetscBool);
 PETSC_INTERN PetscErrorCode AttentionForward(WLMPotential, PetscReal, const PetscReal[], const PetscReal[], PetscReal *);

@@ -27,17 +27,21 @@ PetscErrorCode AttentionFreeWorkspace(Attention *at)
   PetscFunctionBeginUser;
   PetscCall(PetscFree(at->chunk_local));
   PetscCall(PetscFree(at->chunk_global));
+  PetscCall(PetscFree(at->chunk_keys));
   PetscCall(PetscFree(at->blk));
   PetscCall(AttentionRingFree(at));
   at->cap_local  = 0;
   at->cap_global = 0;
+  at->cap_keys   = 0;
   PetscFunctionReturn(0);
 }
 
 /*
-   Sizes the workspace for nloc particles on this rank and N in all; it only
-   grows.  Local buffers hold stacked primal and tangent rows; the keys and
-   values of all particles and the score tiles scale with N.
+   Sizes the workspace for nloc particles on this rank and N keys per pass
+   (all particles, or with the ring the largest share); it only grows.
+   Local buffers hold stacked primal and tangent rows.  The mask, the score
+   tiles and the packed heads scale with N.  The gathered keys have their
+   own allocation (AttentionReserveKeys()).
 */
 PetscErrorCode AttentionReserve(WLMPotential pot, PetscInt nloc, PetscInt N)
 {
@@ -94,11 +98,9 @@ PetscErrorCode AttentionReserve(WLMPotential pot, PetscInt nloc, PetscInt N)
   at->QQ    = Carve(&cur, 2 * at->tile * D);
   at->OB    = Carve(&cur, 2 * at->tile * D);
 
-  global = (L + 1) * N * 4 * D + N + 4 * at->tile * N + 8 * N * D;
+  global = N + 4 * at->tile * N + 8 * N * D;
   PetscCall(PetscMalloc1(global, &at->chunk_global));
-  cur = at->chunk_global;
-  for (PetscInt l = 0; l < L; l++) at->blk[l].kv = Carve(&cur, N * 4 * D);
-  at->bkv  = Carve(&cur, N * 4 * D);
+  cur      = at->chunk_global;
   at->mask = Carve(&cur, N);
   at->PP   = Carve(&cur, 2 * at->tile * N);
   at->BB   = Carve(&cur, 2 * at->tile * N);
@@ -108,6 +110,29 @@ PetscErrorCode AttentionReserve(WLMPotential pot, PetscInt nloc, PetscInt N)
   at->VD   = Carve(&cur, 2 * N * D);
   at->cap_local  = nloc;
   at->cap_global = N;
+  PetscFunctionReturn(0);
+}
+
+/*
+   Sizes the gathered keys and values of every block and their gradients
+   for N particles (they only grow), after AttentionReserve().  Only the
+   gather exchange uses them, so a ring call never allocates them.
+*/
+PetscErrorCode AttentionReserveKeys(WLMPotential pot, PetscInt N)
+{
+  Attention     *at = (Attention *)pot->data;
+  const PetscInt D = at->hidden, L = at->layers;
+  PetscReal     *cur;
+
+  PetscFunctionBeginUser;
+  if (N > at->cap_keys) {
+    PetscCall(PetscFree(at->chunk_keys));
+    PetscCall(PetscMalloc1((L + 1) * N * 4 * D, &at->chunk_keys));
+    at->cap_keys = N;
+  }
+  cur = at->chunk_keys;
+  for (PetscInt l = 0; l < L; l++) at->blk[l].kv = Carve(&cur, at->cap_keys * 4 * D);
+  at->bkv = Carve(&cur, at->cap_keys * 4 * D);
   PetscFunctionReturn(0);
 }
 
@@ -207,6 +232,7 @@ PetscErrorCode AttentionBeginCall(WLMPotential pot, PetscInt n, const PetscReal 
   PetscCall(WLMPotentialUseRing(pot, N, &at->ring));
   PetscCall(AttentionReserve(pot, n, at->ring ? M : N));
   if (at->ring) PetscCall(AttentionRingReserve(pot, n, M));
+  else PetscCall(AttentionReserveKeys(pot, N));
   at->n       = n;
   at->N       = N;
   at->start   = at->pdispls[rank];

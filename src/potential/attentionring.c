@@ -400,10 +400,10 @@ static PetscErrorCode RingBlockReverse(WLMPotential pot, AttentionBlockState *st
 }
 
 /*
-   Round s of the gradient accumulators: the contribution of this rank to
-   the block of round s goes into grad (zeroed here), the partial sum of
-   the ranks before arrives in received and is added, and the sum leaves
-   for the right neighbour with send request *req.
+   Runs round s of the gradient accumulators.  The contribution of this
+   rank to the block of round s goes into grad (zeroed here) while the
+   partial sum of the ranks before arrives.  The sum of the two leaves for
+   the right neighbour with send request *req.
 */
 static PetscErrorCode RingAccumulate(WLMPotential pot, AttentionBlockState *st, PetscInt s, const PetscReal *buf, PetscReal *grad, const PetscReal obar[], PetscReal bq[], MPI_Request *req)
 {
