@@ -3,7 +3,8 @@
    (attentionring.c), on 2 to 4 ranks.  The ring gives the gather's energy,
    forces, products and parameter gradient up to summation order.  The
    cases cover uneven shares (one rank with a single particle, one with
-   several query tiles), masses, time input, several heads and blocks.  The
+   several query tiles, an empty one), masses, time input, several heads
+   and blocks.  The
    derivatives of the ring agree with central differences of the sharded
    model.
 */
@@ -118,15 +119,17 @@ static PetscErrorCode OutputsDifference(PetscInt nx, PetscInt np, const RingOutp
 START_TEST(test_attention_ring_equals_gather)
 {
   /* with N 430 one rank has 429 particles on 2 ranks (258 on 3), so its queries run in several tiles of 32768 / M rows */
-  const RingCase cases[5] = {
+  /* the last case leaves rank 0 without particles on 3 and 4 ranks */
+  const RingCase cases[6] = {
     {13, 2, 8, 2, 2, 12, PETSC_TRUE, PETSC_TRUE, 0},
     {13, 3, 6, 3, 1, 5, PETSC_FALSE, PETSC_TRUE, 1},
     {9, 1, 4, 1, 3, 6, PETSC_TRUE, PETSC_FALSE, 0},
     {430, 2, 4, 2, 1, 6, PETSC_TRUE, PETSC_TRUE, 0},
     {25, 2, 8, 4, 2, 7, PETSC_FALSE, PETSC_FALSE, -1},
+    {4, 2, 4, 2, 1, 5, PETSC_TRUE, PETSC_TRUE, -1},
   };
 
-  for (PetscInt k = 0; k < 5; k++) {
+  for (PetscInt k = 0; k < 6; k++) {
     const RingCase *c = &cases[k];
     PetscInt        start = 0, n = 0, np;
     PetscReal      *x, *w, *lambda, diff;
