@@ -246,6 +246,45 @@ START_TEST(test_attention_ring_derivatives)
 }
 END_TEST
 
+/*
+   One model that alternates between the exchanges while the population
+   grows, so that the workspace is reallocated between ring and gather
+   calls, gives the results of a model that always gathers.
+*/
+START_TEST(test_attention_ring_switch)
+{
+  const PetscInt             sizes[3] = {7, 40, 23};
+  const WLMPotentialExchange order[3] = {WLM_POTENTIAL_EXCHANGE_RING, WLM_POTENTIAL_EXCHANGE_GATHER, WLM_POTENTIAL_EXCHANGE_RING};
+  RingCase                   c        = {7, 2, 6, 3, 2, 5, PETSC_TRUE, PETSC_TRUE, 0};
+  PetscReal                  x[80], w[40], lambda[80], diff;
+  PetscInt                   np;
+  WLMPotential               pot, reference;
+
+  WLMTestCall(CreateSharded(&c, WLM_POTENTIAL_EXCHANGE_RING, &pot));
+  WLMTestCall(CreateSharded(&c, WLM_POTENTIAL_EXCHANGE_GATHER, &reference));
+  WLMTestCall(WLMPotentialGetNumParameters(pot, &np));
+  WLMTestCall(WLMTestRandomArray(801, 80, 1.0, x));
+  WLMTestCall(WLMTestRandomArray(802, 80, 1.0, lambda));
+  for (PetscInt i = 0; i < 40; i++) w[i] = 0.1 + 0.05 * (i % 3);
+  for (PetscInt k = 0; k < 3; k++) {
+    PetscInt    start = 0, n = 0;
+    RingOutputs a, b;
+
+    c.N = sizes[k];
+    Share(&c, &start, &n);
+    WLMTestCall(WLMPotentialSetExchange(pot, order[k], PETSC_DEFAULT));
+    WLMTestCall(Evaluate(reference, 0.5, n, 2, np, x + 2 * start, w + start, lambda + 2 * start, &a));
+    WLMTestCall(Evaluate(pot, 0.5, n, 2, np, x + 2 * start, w + start, lambda + 2 * start, &b));
+    WLMTestCall(OutputsDifference(2 * n, np, &a, &b, &diff));
+    ck_assert_msg(diff < 1e-11, "call %d (N %d): the switched model differs from the gather by %g", (int)k, (int)c.N, (double)diff);
+    WLMTestCall(FreeOutputs(&a));
+    WLMTestCall(FreeOutputs(&b));
+  }
+  WLMTestCall(WLMPotentialDestroy(&pot));
+  WLMTestCall(WLMPotentialDestroy(&reference));
+}
+END_TEST
+
 /* A zero mass on one rank fails on every rank with a message that names the particle. */
 START_TEST(test_attention_ring_bad_mass)
 {
@@ -270,6 +309,7 @@ Suite *WLMTestSuite(void)
 
   tcase_add_test(tc, test_attention_ring_equals_gather);
   tcase_add_test(tc, test_attention_ring_derivatives);
+  tcase_add_test(tc, test_attention_ring_switch);
   tcase_add_test(tc, test_attention_ring_bad_mass);
   suite_add_tcase(s, tc);
   return s;
