@@ -370,8 +370,10 @@ PetscErrorCode WLMPotentialAttentionSetScoreMemory(WLMPotential pot, PetscReal m
   (about 16 L n (8D + 2F) bytes), and score tiles of about 32k entries per
   head.  It keeps the n x N softmax of every block and head only within the
   score-memory budget.  With -wlm_potential_exchange ring (attentionring.c)
-  the buffers sized by N are sized by the largest share M instead, two
-  blocks of M rows pass around the ring, and no score is kept.
+  the buffers sized by N are sized by the largest share M instead, no
+  buffer contains the keys of all particles, and no score is kept.  The
+  key-value blocks and gradient accumulators in flight take about
+  8 (20 D + 2) M bytes.
 M*/
 PETSC_EXTERN PetscErrorCode WLMPotentialCreate_Attention(WLMPotential pot)
 {
