@@ -74,7 +74,14 @@ static PetscErrorCode WLMPotentialSetUp_Attention(WLMPotential pot)
   at->off_blocks = at->off_time + (pot->time_input ? 2 * E + E * D + D : 0);
   at->off_head   = at->off_blocks + at->layers * bl->size;
   pot->nparam    = at->off_head + D + 1;
-  if (pot->max_global > 0) PetscCall(AttentionReserve(pot, pot->max_local, pot->max_global));
+  if (pot->max_global > 0) {
+    PetscBool ring;
+
+    /* with the ring no buffer contains all particles, because the blocks are at most the largest local share */
+    PetscCall(WLMPotentialUseRing(pot, pot->max_global, &ring));
+    PetscCall(AttentionReserve(pot, pot->max_local, ring ? pot->max_local : pot->max_global));
+    if (!ring) PetscCall(AttentionReserveKeys(pot, pot->max_global));
+  }
   PetscFunctionReturn(0);
 }
 
@@ -210,7 +217,7 @@ static PetscErrorCode WLMPotentialSetFromOptions_Attention(WLMPotential pot, Pet
   PetscCall(PetscOptionsInt("-wlm_potential_attention_layers", "Transformer blocks L", "WLMPotentialAttentionSetSizes", at->layers, &at->layers, NULL));
   PetscCall(PetscOptionsInt("-wlm_potential_attention_ffn", "Width F of the feed-forward layer of each block", "WLMPotentialAttentionSetSizes", at->ffn, &at->ffn, NULL));
   PetscCall(PetscOptionsInt("-wlm_potential_attention_time_width", "Width E of the time embedding (used with time input)", "WLMPotentialAttentionSetSizes", at->time_width, &at->time_width, NULL));
-  PetscCall(PetscOptionsReal("-wlm_potential_attention_score_memory", "Memory in MB per rank for keeping attention scores between the forward and reverse passes; 0 recomputes them", "WLMPotentialAttentionSetScoreMemory", at->score_memory, &at->score_memory, NULL));
+  PetscCall(PetscOptionsReal("-wlm_potential_attention_score_memory", "Memory in MB per rank for keeping attention scores between the forward and reverse passes with the gather exchange; 0 recomputes them, and the ring exchange always recomputes them", "WLMPotentialAttentionSetScoreMemory", at->score_memory, &at->score_memory, NULL));
   PetscOptionsHeadEnd();
   PetscCall(CheckSizes(PetscObjectComm((PetscObject)pot), at->hidden, at->heads, at->layers, at->ffn, at->time_width));
   PetscCheck(at->score_memory >= 0, PetscObjectComm((PetscObject)pot), PETSC_ERR_ARG_OUTOFRANGE, "Score memory %g MB is invalid; give a size >= 0", (double)at->score_memory);
@@ -224,7 +231,7 @@ static PetscErrorCode WLMPotentialView_Attention(WLMPotential pot, PetscViewer v
   PetscFunctionBeginUser;
   PetscCall(PetscViewerASCIIPrintf(viewer, "hidden width %" PetscInt_FMT ", %" PetscInt_FMT " heads, %" PetscInt_FMT " blocks, feed-forward width %" PetscInt_FMT ", time embedding width %" PetscInt_FMT "%s\n", at->hidden, at->heads, at->layers, at->ffn, at->time_width, pot->time_input ? "" : " (no time input)"));
   PetscCall(PetscViewerASCIIPrintf(viewer, "pre-LayerNorm blocks, GELU (tanh form), scores shifted by log mass\n"));
-  PetscCall(PetscViewerASCIIPrintf(viewer, "keeps scores between passes within %g MB per rank\n", (double)at->score_memory));
+  PetscCall(PetscViewerASCIIPrintf(viewer, "keeps scores between passes within %g MB per rank (gather exchange only)\n", (double)at->score_memory));
   PetscFunctionReturn(0);
 }
 
@@ -327,6 +334,9 @@ PetscErrorCode WLMPotentialAttentionSetSizes(WLMPotential pot, PetscInt hidden, 
   that for products), when that fits the budget; otherwise the reverse pass
   recomputes it tile by tile.  Both give the same results; keeping saves
   about one GEMM and one softmax per tile.  Can be changed at any time.
+  The budget applies to the gather exchange only: with
+  -wlm_potential_exchange ring the reverse pass always recomputes the
+  softmax from the log-sum-exp of each row.
 @*/
 PetscErrorCode WLMPotentialAttentionSetScoreMemory(WLMPotential pot, PetscReal mb)
 {
@@ -350,15 +360,20 @@ PetscErrorCode WLMPotentialAttentionSetScoreMemory(WLMPotential pot, PetscReal m
 . -wlm_potential_attention_layers <4>      - blocks
 . -wlm_potential_attention_ffn <512>       - feed-forward width
 . -wlm_potential_attention_time_width <16> - time embedding width
-- -wlm_potential_attention_score_memory <256> - MB per rank for keeping scores between passes
+- -wlm_potential_attention_score_memory <256> - MB per rank for keeping scores between passes (gather exchange only)
 
   Notes:
   A force evaluation costs O(L N^2 D) for the attention and O(L N D F) for
-  the rest; the products cost about three times as much.  Each rank stores
-  the keys and values of all N particles and their tangents for every block
-  (32 L N D bytes), its own activations (about 16 L n (8D + 2F) bytes), and
-  score tiles of about 32k entries per head.  It keeps the n x N softmax of
-  every block and head only within the score-memory budget.
+  the rest; the products cost about three times as much.  With the gather
+  exchange each rank stores the keys and values of all N particles and
+  their tangents for every block (32 L N D bytes), its own activations
+  (about 16 L n (8D + 2F) bytes), and score tiles of about 32k entries per
+  head.  It keeps the n x N softmax of every block and head only within the
+  score-memory budget.  With -wlm_potential_exchange ring (attentionring.c)
+  the buffers sized by N are sized by the largest share M instead, no
+  buffer contains the keys of all particles, and no score is kept.  The
+  key-value blocks and gradient accumulators in flight take about
+  8 (20 D + 2) M bytes.
 M*/
 PETSC_EXTERN PetscErrorCode WLMPotentialCreate_Attention(WLMPotential pot)
 {

@@ -1,8 +1,9 @@
 /*
    Internal layout of the attention potential, shared by attention.c (the
-   type), attentionpass.c (embedding, blocks, head) and attentionheads.c
-   (multi-head self-attention over all particles, with the MPI exchange of
-   keys and values).
+   type), attentionpass.c (embedding, blocks, head), attentionheads.c
+   (multi-head self-attention over all particles, with keys and values
+   gathered from all ranks) and attentionring.c (the same attention with
+   key-value blocks passed around a ring of the ranks).
 
    Rows are particles.  Every activation buffer stacks the n primal rows of
    this rank and, when tangents are on, n tangent rows after them.
@@ -27,12 +28,20 @@ typedef struct {
 typedef struct {
   PetscReal *n1, *r1, *a1; /* LayerNorm 1: normalized rows, r (and dr), output [rows][D] */
   PetscReal *qkv;          /* [rows][3D] */
-  PetscReal *kv;           /* keys and values of all N particles: [N][kvw], columns K, V, then dK, dV */
+  PetscReal *kv;           /* gather exchange: keys and values of all N particles [N][kvw], columns K, V, then dK, dV */
   PetscReal *o;            /* attention output before the projection [rows][D] */
   PetscReal *n2, *r2, *a2; /* LayerNorm 2 */
   PetscReal *f;            /* GELU output of the feed-forward layer [rows][F] */
   PetscReal *fd1, *fd2dz;  /* GELU s'(z) and s''(z) dz [n][F] */
+  PetscReal *lse, *rs;     /* ring exchange: log-sum-exp of the scores and, with tangents, rowsum(P dS) [n][H] */
 } AttentionBlockState;
+
+/* A set of m keys and values (one rank's block, or all N) and their gradients, in the columns of HeadColumns(). */
+typedef struct {
+  const PetscReal *kv;  /* K [D], V [D], with tangents dK [D], dV [D]: rows of stride ld */
+  PetscReal       *bkv; /* their gradients, same columns: rows of stride ldb */
+  PetscInt         m, ld, ldb;
+} AttentionKeys;
 
 typedef struct {
   /* hyperparameters */
@@ -55,9 +64,10 @@ typedef struct {
   PetscInt             off_head;   /* w_h [D], b_h */
   AttentionBlockLayout bl;
 
-  /* workspace: two allocations, one sized by the local and one by the global particle count */
-  PetscInt             cap_local, cap_global, tile; /* particles per rank, particles in all, query rows per tile */
-  PetscReal           *chunk_local, *chunk_global;
+  /* workspace: allocations sized by the local particle count, by the key count of one pass (N, or the largest share with the ring), and by N for the gathered keys */
+  PetscInt             cap_local, cap_global, tile; /* particles per rank, keys per pass, query rows per tile */
+  PetscInt             cap_keys;                    /* particles whose gathered keys fit in chunk_keys */
+  PetscReal           *chunk_local, *chunk_global, *chunk_keys;
   AttentionBlockState *blk;                         /* [L] */
   PetscReal           *xin;                         /* positions and cotangents [rows][d] */
   PetscReal           *h;                           /* residual stream [rows][D] */
@@ -73,13 +83,24 @@ typedef struct {
   PetscReal           *temb;                        /* time embedding: z [E], u = silu(z) [E], silu'(z) [E], e [D], column sums [D] */
   PetscMPIInt         *pcounts, *pdispls, *counts, *displs;
 
+  /* ring exchange (attentionring.c): key-value blocks and gradient accumulators in flight, and per-row sums of the online softmax */
+  PetscBool   ring;                    /* the current call passes blocks around the ring */
+  PetscReal  *ring_chunk;              /* one allocation for the buffers below */
+  PetscReal  *ringbuf[2];              /* key-value blocks [ring_rows][kvw + 1]: the one in use and the next */
+  PetscReal  *ringgrad[3];             /* gradient accumulators [ring_rows][kvw]: received, and two in use or in flight */
+  PetscReal  *runsum;                  /* running softmax denominators [n][H] */
+  PetscInt    ring_rows, ring_local;   /* capacity in block rows and in local particles */
+  PetscMPIInt ring_tag[2];             /* message tags of blocks and of gradient accumulators */
+
   /* the current call */
-  PetscInt  n, N, start; /* particles on this rank, in all, first global index */
-  PetscBool tangent;     /* tangent rows are on (products) */
-  PetscBool masses;      /* mask is not constant */
+  PetscInt    n, N, start; /* particles on this rank, in all, first global index */
+  PetscMPIInt rank, size;  /* this rank and the rank count of the communicator */
+  PetscBool   tangent;     /* tangent rows are on (products) */
+  PetscBool   masses;      /* mask is not constant */
 } Attention;
 
 PETSC_INTERN PetscErrorCode AttentionReserve(WLMPotential, PetscInt, PetscInt);
+PETSC_INTERN PetscErrorCode AttentionReserveKeys(WLMPotential, PetscInt);
 PETSC_INTERN PetscErrorCode AttentionFreeWorkspace(Attention *);
 PETSC_INTERN PetscErrorCode AttentionBeginCall(WLMPotential, PetscInt, const PetscReal[], PetscBool);
 PETSC_INTERN PetscErrorCode AttentionForward(WLMPotential, PetscReal, const PetscReal[], const PetscReal[], PetscReal *);
@@ -88,5 +109,14 @@ PETSC_INTERN PetscErrorCode AttentionHeadsForward(WLMPotential, AttentionBlockSt
 PETSC_INTERN PetscErrorCode AttentionFreeScores(Attention *);
 PETSC_INTERN PetscErrorCode AttentionHeadsReverse(WLMPotential, AttentionBlockState *, const PetscReal[], PetscReal[]);
 PETSC_INTERN PetscErrorCode AttentionGatherKeys(WLMPotential, AttentionBlockState *);
+PETSC_INTERN void           AttentionCopyRows(PetscInt, PetscInt, const PetscReal *, PetscInt, PetscReal *, PetscInt);
+PETSC_INTERN void           AttentionPackHead(Attention *, const AttentionKeys *, PetscInt);
+PETSC_INTERN void           AttentionRowDots(Attention *, AttentionBlockState *, const PetscReal *, PetscInt, PetscInt, PetscInt);
+PETSC_INTERN void           AttentionTileReverse(Attention *, AttentionBlockState *, const AttentionKeys *, const PetscReal *, const PetscReal *, PetscReal *, PetscInt, PetscInt, PetscInt, PetscReal);
+PETSC_INTERN void           AttentionTileReverseTangent(Attention *, AttentionBlockState *, const AttentionKeys *, const PetscReal *, const PetscReal *, PetscReal *, PetscInt, PetscInt, PetscInt, PetscReal);
+PETSC_INTERN PetscErrorCode AttentionRingReserve(WLMPotential, PetscInt, PetscInt);
+PETSC_INTERN PetscErrorCode AttentionRingFree(Attention *);
+PETSC_INTERN PetscErrorCode AttentionRingForward(WLMPotential, AttentionBlockState *);
+PETSC_INTERN PetscErrorCode AttentionRingReverse(WLMPotential, AttentionBlockState *, const PetscReal[], PetscReal[]);
 
 #endif

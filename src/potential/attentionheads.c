@@ -36,7 +36,9 @@
    pass recomputes P (and dP) tile by tile, and no N x N matrix is stored.  Keys
    and values are gathered from all ranks with one MPI_Allgatherv per block,
    and their gradients are summed onto the owners with one
-   MPI_Reduce_scatter per block.
+   MPI_Reduce_scatter per block.  With -wlm_potential_exchange ring,
+   attentionring.c replaces the gather, and it reuses the reverse tiles
+   below on one visiting block of keys (an AttentionKeys) at a time.
 */
 #include "attention.h"
 #include <cblas.h>
@@ -105,7 +107,7 @@ WLM_VECTOR_CLONES static void ScoreGradientRows(PetscInt r, PetscInt N, PetscInt
 }
 
 /* Copies r rows of width w from src (stride lds) to columns of dst (stride ldd). */
-static void CopyRows(PetscInt r, PetscInt w, const PetscReal *src, PetscInt lds, PetscReal *dst, PetscInt ldd)
+void AttentionCopyRows(PetscInt r, PetscInt w, const PetscReal *src, PetscInt lds, PetscReal *dst, PetscInt ldd)
 {
   for (PetscInt i = 0; i < r; i++) memcpy(dst + i * ldd, src + i * lds, (size_t)w * sizeof(PetscReal));
 }
@@ -122,23 +124,37 @@ static inline void HeadColumns(const Attention *at, PetscInt h, PetscInt *k, Pet
 }
 
 /*
-   Packs the keys and values of head h for the tangent GEMMs: KK = [k ; dk]
-   and VV = [v ; dv] of [2N][Dh], KD = [dk | k] and VD = [v | dv] of [N][2Dh].
+   Packs the keys and values of head h of the key set ks for the tangent
+   GEMMs: KK = [k ; dk] and VV = [v ; dv] of [2m][Dh], KD = [dk | k] and
+   VD = [v | dv] of [m][2Dh].
 */
-static void PackHead(Attention *at, AttentionBlockState *st, PetscInt h)
+void AttentionPackHead(Attention *at, const AttentionKeys *ks, PetscInt h)
 {
-  const PetscInt D = at->hidden, Dh = D / at->heads, N = at->N, kvw = 4 * D;
+  const PetscInt Dh = at->hidden / at->heads, N = ks->m, ld = ks->ld;
   PetscInt       k, v, dk, dv;
 
   HeadColumns(at, h, &k, &v, &dk, &dv);
-  CopyRows(N, Dh, st->kv + k, kvw, at->KK, Dh);
-  CopyRows(N, Dh, st->kv + dk, kvw, at->KK + N * Dh, Dh);
-  CopyRows(N, Dh, st->kv + v, kvw, at->VV, Dh);
-  CopyRows(N, Dh, st->kv + dv, kvw, at->VV + N * Dh, Dh);
-  CopyRows(N, Dh, st->kv + dk, kvw, at->KD, 2 * Dh);
-  CopyRows(N, Dh, st->kv + k, kvw, at->KD + Dh, 2 * Dh);
-  CopyRows(N, Dh, st->kv + v, kvw, at->VD, 2 * Dh);
-  CopyRows(N, Dh, st->kv + dv, kvw, at->VD + Dh, 2 * Dh);
+  AttentionCopyRows(N, Dh, ks->kv + k, ld, at->KK, Dh);
+  AttentionCopyRows(N, Dh, ks->kv + dk, ld, at->KK + N * Dh, Dh);
+  AttentionCopyRows(N, Dh, ks->kv + v, ld, at->VV, Dh);
+  AttentionCopyRows(N, Dh, ks->kv + dv, ld, at->VV + N * Dh, Dh);
+  AttentionCopyRows(N, Dh, ks->kv + dk, ld, at->KD, 2 * Dh);
+  AttentionCopyRows(N, Dh, ks->kv + k, ld, at->KD + Dh, 2 * Dh);
+  AttentionCopyRows(N, Dh, ks->kv + v, ld, at->VD, 2 * Dh);
+  AttentionCopyRows(N, Dh, ks->kv + dv, ld, at->VD + Dh, 2 * Dh);
+}
+
+/* The gathered keys and values of all N particles, and their gradients, as a key set. */
+static AttentionKeys GatheredKeys(Attention *at, AttentionBlockState *st)
+{
+  AttentionKeys ks;
+
+  ks.kv  = st->kv;
+  ks.bkv = at->bkv;
+  ks.m   = at->N;
+  ks.ld  = at->tangent ? 4 * at->hidden : 2 * at->hidden;
+  ks.ldb = ks.ld;
+  return ks;
 }
 
 /*
@@ -159,8 +175,8 @@ static PetscErrorCode TileScores(Attention *at, AttentionBlockState *st, PetscIn
   *PP = at->cache ? at->scores + ((l * at->heads + h) * n + i0) * ld : at->PP;
   if (at->tangent) {
     /* QQ = [q | dq] */
-    CopyRows(r, Dh, Q, 3 * D, at->QQ, 2 * Dh);
-    CopyRows(r, Dh, st->qkv + (n + i0) * 3 * D + h * Dh, 3 * D, at->QQ + Dh, 2 * Dh);
+    AttentionCopyRows(r, Dh, Q, 3 * D, at->QQ, 2 * Dh);
+    AttentionCopyRows(r, Dh, st->qkv + (n + i0) * 3 * D + h * Dh, 3 * D, at->QQ + Dh, 2 * Dh);
   }
   if (!compute && at->cache) PetscFunctionReturn(0);
   if (!at->tangent) {
@@ -195,8 +211,8 @@ PetscErrorCode AttentionGatherKeys(WLMPotential pot, AttentionBlockState *st)
   PetscCallMPI(MPI_Comm_size(comm, &size));
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   dst = size == 1 ? st->kv : at->kvloc;
-  CopyRows(n, 2 * D, st->qkv + D, 3 * D, dst, kvw);
-  if (at->tangent) CopyRows(n, 2 * D, st->qkv + n * 3 * D + D, 3 * D, dst + 2 * D, kvw);
+  AttentionCopyRows(n, 2 * D, st->qkv + D, 3 * D, dst, kvw);
+  if (at->tangent) AttentionCopyRows(n, 2 * D, st->qkv + n * 3 * D + D, 3 * D, dst + 2 * D, kvw);
   if (size > 1) {
     PetscCall(PetscLogEventBegin(WLMPOTENTIAL_Communication, pot, 0, 0, 0));
     for (PetscMPIInt q = 0; q < size; q++) {
@@ -214,11 +230,12 @@ PetscErrorCode AttentionHeadsForward(WLMPotential pot, AttentionBlockState *st)
 {
   Attention     *at = (Attention *)pot->data;
   const PetscInt D = at->hidden, H = at->heads, Dh = D / H, n = at->n, N = at->N;
+  AttentionKeys  ks = GatheredKeys(at, st);
 
   PetscFunctionBeginUser;
   PetscCall(PetscLogEventBegin(WLMPOTENTIAL_Attention, pot, 0, 0, 0));
   for (PetscInt h = 0; h < H; h++) {
-    if (at->tangent) PackHead(at, st, h);
+    if (at->tangent) AttentionPackHead(at, &ks, h);
     for (PetscInt i0 = 0; i0 < n; i0 += at->tile) {
       const PetscInt r = PetscMin(at->tile, n - i0);
       PetscReal     *PP;
@@ -240,7 +257,7 @@ PetscErrorCode AttentionHeadsForward(WLMPotential pot, AttentionBlockState *st)
 }
 
 /* D_i = obar_i . o_i over the columns of head h, and its tangent, for r tile rows. */
-static void RowDots(Attention *at, AttentionBlockState *st, const PetscReal *obar, PetscInt h, PetscInt i0, PetscInt r)
+void AttentionRowDots(Attention *at, AttentionBlockState *st, const PetscReal *obar, PetscInt h, PetscInt i0, PetscInt r)
 {
   const PetscInt D = at->hidden, Dh = D / at->heads, n = at->n;
 
@@ -280,30 +297,38 @@ static PetscErrorCode ScatterKeyGradients(WLMPotential pot, PetscReal *bq)
     PetscCall(PetscLogEventEnd(WLMPOTENTIAL_Communication, pot, 0, 0, 0));
     loc = at->kvloc;
   }
-  CopyRows(n, 2 * D, loc, kvw, bq + D, 3 * D);
-  if (at->tangent) CopyRows(n, 2 * D, loc + 2 * D, kvw, bq + n * 3 * D + D, 3 * D);
+  AttentionCopyRows(n, 2 * D, loc, kvw, bq + D, 3 * D);
+  if (at->tangent) AttentionCopyRows(n, 2 * D, loc + 2 * D, kvw, bq + n * 3 * D + D, 3 * D);
   PetscFunctionReturn(0);
 }
 
-/* Reverse pass of one tile without tangents: qbar of the tile, and kbar, vbar of all particles accumulated. */
-static void TileReverse(Attention *at, AttentionBlockState *st, const PetscReal *PP, const PetscReal *obar, PetscReal *bq, PetscInt h, PetscInt i0, PetscInt r)
+/*
+   Reverse pass of one tile without tangents, against the key set ks: qbar
+   of the tile (added to beta times bq), and kbar, vbar of the keys
+   accumulated in ks->bkv.  PP contains the tile's softmax, rows of width m.
+*/
+void AttentionTileReverse(Attention *at, AttentionBlockState *st, const AttentionKeys *ks, const PetscReal *PP, const PetscReal *obar, PetscReal *bq, PetscInt h, PetscInt i0, PetscInt r, PetscReal beta)
 {
-  const PetscInt   D = at->hidden, Dh = D / at->heads, N = at->N, kvw = 2 * D;
+  const PetscInt   D = at->hidden, Dh = D / at->heads, N = ks->m, ld = ks->ld, ldb = ks->ldb;
   const PetscReal  c = 1.0 / PetscSqrtReal((PetscReal)Dh);
-  const PetscReal *Q = st->qkv + i0 * 3 * D + h * Dh, *ob = obar + i0 * D + h * Dh, *K = st->kv + h * Dh, *V = st->kv + D + h * Dh;
+  const PetscReal *Q = st->qkv + i0 * 3 * D + h * Dh, *ob = obar + i0 * D + h * Dh, *K = ks->kv + h * Dh, *V = ks->kv + D + h * Dh;
 
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r, N, Dh, 1.0, ob, D, V, kvw, 0.0, at->BB, N);
-  RowDots(at, st, obar, h, i0, r);
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r, N, Dh, 1.0, ob, D, V, ld, 0.0, at->BB, N);
+  AttentionRowDots(at, st, obar, h, i0, r);
   ScoreGradientRows(r, N, N, PETSC_FALSE, PP, NULL, at->dsum, at->BB, NULL);
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, Dh, N, c, at->BB, N, K, kvw, 0.0, bq + i0 * 3 * D + h * Dh, 3 * D);
-  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, r, c, at->BB, N, Q, 3 * D, 1.0, at->bkv + h * Dh, kvw);
-  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, r, 1.0, PP, N, ob, D, 1.0, at->bkv + D + h * Dh, kvw);
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, Dh, N, c, at->BB, N, K, ld, beta, bq + i0 * 3 * D + h * Dh, 3 * D);
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, r, c, at->BB, N, Q, 3 * D, 1.0, ks->bkv + h * Dh, ldb);
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, r, 1.0, PP, N, ob, D, 1.0, ks->bkv + D + h * Dh, ldb);
 }
 
-/* Reverse and reverse-tangent pass of one tile, with the packed operands described at the top of the file. */
-static void TileReverseTangent(Attention *at, AttentionBlockState *st, const PetscReal *PP, const PetscReal *obar, PetscReal *bq, PetscInt h, PetscInt i0, PetscInt r)
+/*
+   Reverse and reverse-tangent pass of one tile against the key set ks
+   (packed by AttentionPackHead()), with the packed operands described at the
+   top of the file.  PP contains rows [dP | P] of width 2m.
+*/
+void AttentionTileReverseTangent(Attention *at, AttentionBlockState *st, const AttentionKeys *ks, const PetscReal *PP, const PetscReal *obar, PetscReal *bq, PetscInt h, PetscInt i0, PetscInt r, PetscReal beta)
 {
-  const PetscInt   D = at->hidden, Dh = D / at->heads, n = at->n, N = at->N, kvw = 4 * D;
+  const PetscInt   D = at->hidden, Dh = D / at->heads, n = at->n, N = ks->m, ldb = ks->ldb;
   const PetscReal  c = 1.0 / PetscSqrtReal((PetscReal)Dh);
   const PetscReal *ob = obar + i0 * D + h * Dh, *dob = obar + (n + i0) * D + h * Dh, *P = PP + N, *dP = PP;
   PetscReal       *B = at->BB + N, *dB = at->BB;
@@ -312,26 +337,26 @@ static void TileReverseTangent(Attention *at, AttentionBlockState *st, const Pet
   HeadColumns(at, h, &k, &v, &dk, &dv);
 
   /* Pbar = obar v^T;  dPbar = [dobar | obar] [v | dv]^T, with OB = [dobar | obar] */
-  CopyRows(r, Dh, dob, D, at->OB, 2 * Dh);
-  CopyRows(r, Dh, ob, D, at->OB + Dh, 2 * Dh);
+  AttentionCopyRows(r, Dh, dob, D, at->OB, 2 * Dh);
+  AttentionCopyRows(r, Dh, ob, D, at->OB + Dh, 2 * Dh);
   cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r, N, Dh, 1.0, ob, D, at->VV, Dh, 0.0, B, 2 * N);
   cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r, N, 2 * Dh, 1.0, at->OB, 2 * Dh, at->VD, 2 * Dh, 0.0, dB, 2 * N);
-  RowDots(at, st, obar, h, i0, r);
+  AttentionRowDots(at, st, obar, h, i0, r);
   ScoreGradientRows(r, N, 2 * N, PETSC_TRUE, P, dP, at->dsum, B, dB);
 
   /* qbar = c Sbar k;  dqbar = c [dSbar | Sbar] [k ; dk] */
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, Dh, N, c, B, 2 * N, at->KK, Dh, 0.0, bq + i0 * 3 * D + h * Dh, 3 * D);
-  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, Dh, 2 * N, c, at->BB, 2 * N, at->KK, Dh, 0.0, bq + (n + i0) * 3 * D + h * Dh, 3 * D);
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, Dh, N, c, B, 2 * N, at->KK, Dh, beta, bq + i0 * 3 * D + h * Dh, 3 * D);
+  cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r, Dh, 2 * N, c, at->BB, 2 * N, at->KK, Dh, beta, bq + (n + i0) * 3 * D + h * Dh, 3 * D);
 
   /* kbar += c Sbar^T q;  dkbar += c [dSbar | Sbar]~^T [q | dq]~ (QQ still contains this tile's [q | dq]) */
-  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, r, c, B, 2 * N, at->QQ, 2 * Dh, 1.0, at->bkv + k, kvw);
-  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, 2 * r, c, at->BB, N, at->QQ, Dh, 1.0, at->bkv + dk, kvw);
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, r, c, B, 2 * N, at->QQ, 2 * Dh, 1.0, ks->bkv + k, ldb);
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, 2 * r, c, at->BB, N, at->QQ, Dh, 1.0, ks->bkv + dk, ldb);
 
   /* vbar += P^T obar;  dvbar += [dP | P]~^T [obar | dobar]~, with OB reused as [obar | dobar] */
-  CopyRows(r, Dh, ob, D, at->OB, 2 * Dh);
-  CopyRows(r, Dh, dob, D, at->OB + Dh, 2 * Dh);
-  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, r, 1.0, P, 2 * N, ob, D, 1.0, at->bkv + v, kvw);
-  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, 2 * r, 1.0, PP, N, at->OB, Dh, 1.0, at->bkv + dv, kvw);
+  AttentionCopyRows(r, Dh, ob, D, at->OB, 2 * Dh);
+  AttentionCopyRows(r, Dh, dob, D, at->OB + Dh, 2 * Dh);
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, r, 1.0, P, 2 * N, ob, D, 1.0, ks->bkv + v, ldb);
+  cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, N, Dh, 2 * r, 1.0, PP, N, at->OB, Dh, 1.0, ks->bkv + dv, ldb);
 }
 
 /* Back-propagates the attention-output gradients obar [rows][D] to the query, key and value gradients bq [rows][3D]. */
@@ -339,19 +364,20 @@ PetscErrorCode AttentionHeadsReverse(WLMPotential pot, AttentionBlockState *st, 
 {
   Attention     *at = (Attention *)pot->data;
   const PetscInt D = at->hidden, H = at->heads, Dh = D / H, n = at->n, N = at->N, kvw = at->tangent ? 4 * D : 2 * D;
+  AttentionKeys  ks = GatheredKeys(at, st);
 
   PetscFunctionBeginUser;
   PetscCall(PetscLogEventBegin(WLMPOTENTIAL_Attention, pot, 0, 0, 0));
   PetscCall(PetscArrayzero(at->bkv, N * kvw));
   for (PetscInt h = 0; h < H; h++) {
-    if (at->tangent) PackHead(at, st, h);
+    if (at->tangent) AttentionPackHead(at, &ks, h);
     for (PetscInt i0 = 0; i0 < n; i0 += at->tile) {
       const PetscInt r = PetscMin(at->tile, n - i0);
       PetscReal     *PP;
 
       PetscCall(TileScores(at, st, h, i0, r, PETSC_FALSE, &PP));
-      if (at->tangent) TileReverseTangent(at, st, PP, obar, bq, h, i0, r);
-      else TileReverse(at, st, PP, obar, bq, h, i0, r);
+      if (at->tangent) AttentionTileReverseTangent(at, st, &ks, PP, obar, bq, h, i0, r, 0.0);
+      else AttentionTileReverse(at, st, &ks, PP, obar, bq, h, i0, r, 0.0);
       PetscCall(PetscLogFlops((at->tangent ? 24.0 : 8.0) * r * N * Dh + (at->tangent ? 7.0 : 3.0) * r * N + 4.0 * r * Dh));
     }
   }

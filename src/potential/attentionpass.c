@@ -27,16 +27,21 @@ PetscErrorCode AttentionFreeWorkspace(Attention *at)
   PetscFunctionBeginUser;
   PetscCall(PetscFree(at->chunk_local));
   PetscCall(PetscFree(at->chunk_global));
+  PetscCall(PetscFree(at->chunk_keys));
   PetscCall(PetscFree(at->blk));
+  PetscCall(AttentionRingFree(at));
   at->cap_local  = 0;
   at->cap_global = 0;
+  at->cap_keys   = 0;
   PetscFunctionReturn(0);
 }
 
 /*
-   Sizes the workspace for nloc particles on this rank and N in all; it only
-   grows.  Local buffers hold stacked primal and tangent rows; the keys and
-   values of all particles and the score tiles scale with N.
+   Sizes the workspace for nloc particles on this rank and N keys per pass
+   (all particles, or with the ring the largest share); it only grows.
+   Local buffers hold stacked primal and tangent rows.  The mask, the score
+   tiles and the packed heads scale with N.  The gathered keys have their
+   own allocation (AttentionReserveKeys()).
 */
 PetscErrorCode AttentionReserve(WLMPotential pot, PetscInt nloc, PetscInt N)
 {
@@ -93,11 +98,9 @@ PetscErrorCode AttentionReserve(WLMPotential pot, PetscInt nloc, PetscInt N)
   at->QQ    = Carve(&cur, 2 * at->tile * D);
   at->OB    = Carve(&cur, 2 * at->tile * D);
 
-  global = (L + 1) * N * 4 * D + N + 4 * at->tile * N + 8 * N * D;
+  global = N + 4 * at->tile * N + 8 * N * D;
   PetscCall(PetscMalloc1(global, &at->chunk_global));
-  cur = at->chunk_global;
-  for (PetscInt l = 0; l < L; l++) at->blk[l].kv = Carve(&cur, N * 4 * D);
-  at->bkv  = Carve(&cur, N * 4 * D);
+  cur      = at->chunk_global;
   at->mask = Carve(&cur, N);
   at->PP   = Carve(&cur, 2 * at->tile * N);
   at->BB   = Carve(&cur, 2 * at->tile * N);
@@ -107,6 +110,29 @@ PetscErrorCode AttentionReserve(WLMPotential pot, PetscInt nloc, PetscInt N)
   at->VD   = Carve(&cur, 2 * N * D);
   at->cap_local  = nloc;
   at->cap_global = N;
+  PetscFunctionReturn(0);
+}
+
+/*
+   Sizes the gathered keys and values of every block and their gradients
+   for N particles (they only grow), after AttentionReserve().  Only the
+   gather exchange uses them, so a ring call never allocates them.
+*/
+PetscErrorCode AttentionReserveKeys(WLMPotential pot, PetscInt N)
+{
+  Attention     *at = (Attention *)pot->data;
+  const PetscInt D = at->hidden, L = at->layers;
+  PetscReal     *cur;
+
+  PetscFunctionBeginUser;
+  if (N > at->cap_keys) {
+    PetscCall(PetscFree(at->chunk_keys));
+    PetscCall(PetscMalloc1((L + 1) * N * 4 * D, &at->chunk_keys));
+    at->cap_keys = N;
+  }
+  cur = at->chunk_keys;
+  for (PetscInt l = 0; l < L; l++) at->blk[l].kv = Carve(&cur, at->cap_keys * 4 * D);
+  at->bkv = Carve(&cur, at->cap_keys * 4 * D);
   PetscFunctionReturn(0);
 }
 
@@ -121,8 +147,8 @@ PetscErrorCode AttentionFreeScores(Attention *at)
 
 /*
    Decides whether the current call keeps its scores for the reverse pass:
-   it does when L H n N doubles (twice that with tangents) fit in the
-   budget.  The cache only grows, so repeated calls do not allocate.
+   it does when it gathers the keys and L H n N doubles (twice that with
+   tangents) fit in the budget.  The cache only grows, so repeated calls do not allocate.
 */
 static PetscErrorCode AttentionReserveScores(WLMPotential pot)
 {
@@ -130,7 +156,7 @@ static PetscErrorCode AttentionReserveScores(WLMPotential pot)
   const PetscReal need = (PetscReal)at->layers * at->heads * at->n * at->N * (at->tangent ? 2 : 1);
 
   PetscFunctionBeginUser;
-  at->cache = (PetscBool)(at->n > 0 && need < PETSC_MAX_INT && need * sizeof(PetscReal) <= at->score_memory * 1048576.0);
+  at->cache = (PetscBool)(!at->ring && at->n > 0 && need < PETSC_MAX_INT && need * sizeof(PetscReal) <= at->score_memory * 1048576.0);
   if (at->cache && need > at->scores_capacity) {
     PetscCall(AttentionFreeScores(at));
     PetscCall(PetscMalloc1((size_t)need, &at->scores));
@@ -140,17 +166,53 @@ static PetscErrorCode AttentionReserveScores(WLMPotential pot)
 }
 
 /*
+   Checks the masses of this rank's particles and sets the log-mass mask:
+   gathered for all N particles, or with the ring only checked, since the
+   blocks carry their log masses.
+*/
+static PetscErrorCode AttentionSetMasses(WLMPotential pot, const PetscReal w[])
+{
+  Attention  *at   = (Attention *)pot->data;
+  MPI_Comm    comm = PetscObjectComm((PetscObject)pot);
+  PetscMPIInt size, rank;
+  PetscInt    bad = -1;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  if (at->ring) {
+    for (PetscInt i = at->n - 1; i >= 0; i--) {
+      if (!(w[i] > 0)) bad = at->start + i;
+    }
+    PetscCall(MPIU_Allreduce(MPI_IN_PLACE, &bad, 1, MPIU_INT, MPI_MAX, comm));
+    PetscCheck(bad < 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "Mass of particle %" PetscInt_FMT " is invalid; masses must be positive", bad);
+    PetscFunctionReturn(0);
+  }
+  if (size > 1) {
+    PetscCall(PetscLogEventBegin(WLMPOTENTIAL_Communication, pot, 0, 0, 0));
+    PetscCallMPI(MPI_Allgatherv(w, (PetscMPIInt)at->n, MPIU_REAL, at->mask, at->pcounts, at->pdispls, MPIU_REAL, comm));
+    PetscCall(PetscLogEventEnd(WLMPOTENTIAL_Communication, pot, 0, 0, 0));
+  } else PetscCall(PetscArraycpy(at->mask, w, at->n));
+  for (PetscInt j = 0; j < at->N; j++) {
+    PetscCheck(at->mask[j] > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "Mass %g of particle %" PetscInt_FMT " is invalid; masses must be positive", (double)at->mask[j], j);
+    at->mask[j] = PetscLogReal(at->mask[j]);
+  }
+  PetscFunctionReturn(0);
+}
+
+/*
    Starts a call on n local particles: particle counts of all ranks, the
-   workspace, the seeds w_i and the log-mass mask of the scores.  With
-   uniform masses (w NULL) the mask is constant and left out, since softmax
-   ignores a constant shift.
+   exchange (gather or ring), the workspace, the seeds w_i and the log-mass
+   mask of the scores.  With uniform masses (w NULL) the mask is constant
+   and left out, since softmax ignores a constant shift.  With the ring the
+   buffers that the gather sizes by N are sized by the largest block.
 */
 PetscErrorCode AttentionBeginCall(WLMPotential pot, PetscInt n, const PetscReal w[], PetscBool tangent)
 {
   Attention  *at   = (Attention *)pot->data;
   MPI_Comm    comm = PetscObjectComm((PetscObject)pot);
   PetscMPIInt size, rank, nn = (PetscMPIInt)n;
-  PetscInt    N = 0;
+  PetscInt    N = 0, M = 0;
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_size(comm, &size));
@@ -164,27 +226,23 @@ PetscErrorCode AttentionBeginCall(WLMPotential pot, PetscInt n, const PetscReal 
   for (PetscMPIInt q = 0; q < size; q++) {
     at->pdispls[q] = (PetscMPIInt)N;
     N += at->pcounts[q];
+    M = PetscMax(M, at->pcounts[q]);
   }
   PetscCheck(N > 0, comm, PETSC_ERR_ARG_OUTOFRANGE, "The population has no particles");
-  PetscCall(AttentionReserve(pot, n, N));
+  PetscCall(WLMPotentialUseRing(pot, N, &at->ring));
+  PetscCall(AttentionReserve(pot, n, at->ring ? M : N));
+  if (at->ring) PetscCall(AttentionRingReserve(pot, n, M));
+  else PetscCall(AttentionReserveKeys(pot, N));
   at->n       = n;
   at->N       = N;
   at->start   = at->pdispls[rank];
+  at->rank    = rank;
+  at->size    = size;
   at->tangent = tangent;
   at->masses  = w ? PETSC_TRUE : PETSC_FALSE;
   PetscCall(AttentionReserveScores(pot));
   for (PetscInt i = 0; i < n; i++) at->seeds[i] = w ? w[i] : 1.0 / N;
-  if (w) {
-    if (size > 1) {
-      PetscCall(PetscLogEventBegin(WLMPOTENTIAL_Communication, pot, 0, 0, 0));
-      PetscCallMPI(MPI_Allgatherv(w, nn, MPIU_REAL, at->mask, at->pcounts, at->pdispls, MPIU_REAL, comm));
-      PetscCall(PetscLogEventEnd(WLMPOTENTIAL_Communication, pot, 0, 0, 0));
-    } else PetscCall(PetscArraycpy(at->mask, w, n));
-    for (PetscInt j = 0; j < N; j++) {
-      PetscCheck(at->mask[j] > 0, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "Mass %g of particle %" PetscInt_FMT " is invalid; masses must be positive", (double)at->mask[j], j);
-      at->mask[j] = PetscLogReal(at->mask[j]);
-    }
-  }
+  if (w) PetscCall(AttentionSetMasses(pot, w));
   PetscFunctionReturn(0);
 }
 
@@ -208,8 +266,11 @@ static PetscErrorCode BlockForward(WLMPotential pot, PetscInt l)
   PetscFunctionBeginUser;
   PetscCall(WLMDenseLayerNormForward(n, tan, D, at->h, p + bl->g1, p + bl->beta1, st->n1, st->r1, st->a1));
   PetscCall(WLMDenseLinearForward(n, tan, D, 3 * D, st->a1, p + bl->wqkv, p + bl->bqkv, 0.0, st->qkv));
-  PetscCall(AttentionGatherKeys(pot, st));
-  PetscCall(AttentionHeadsForward(pot, st));
+  if (at->ring) PetscCall(AttentionRingForward(pot, st));
+  else {
+    PetscCall(AttentionGatherKeys(pot, st));
+    PetscCall(AttentionHeadsForward(pot, st));
+  }
   PetscCall(WLMDenseLinearForward(n, tan, D, D, st->o, p + bl->wo, p + bl->bo, 1.0, at->h));
 
   PetscCall(WLMDenseLayerNormForward(n, tan, D, at->h, p + bl->g2, p + bl->beta2, st->n2, st->r2, st->a2));
@@ -268,7 +329,8 @@ static PetscErrorCode BlockReverse(WLMPotential pot, PetscInt l, PetscReal *dgra
   /* attention and LayerNorm 1 */
   PetscCall(WLMDenseLinearReverse(n, tan, D, D, at->bh, p + bl->wo, 0.0, at->bd));
   if (g) PetscCall(LinearParameters(at, D, D, st->o, at->bh, g + bl->wo, g + bl->bo));
-  PetscCall(AttentionHeadsReverse(pot, st, at->bd, at->bq));
+  if (at->ring) PetscCall(AttentionRingReverse(pot, st, at->bd, at->bq));
+  else PetscCall(AttentionHeadsReverse(pot, st, at->bd, at->bq));
   if (g) PetscCall(LinearParameters(at, D, 3 * D, st->a1, at->bq, g + bl->wqkv, g + bl->bqkv));
   PetscCall(WLMDenseLinearReverse(n, tan, D, 3 * D, at->bq, p + bl->wqkv, 0.0, at->bd));
   PetscCall(WLMDenseLayerNormReverse(n, tan, D, p + bl->g1, st->n1, st->r1, at->bd, at->bh, alpha, g ? g + bl->g1 : NULL, g ? g + bl->beta1 : NULL));

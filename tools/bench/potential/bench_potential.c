@@ -3,6 +3,7 @@ static char help[] = "Times the force evaluation, the force-cotangent products a
   -dim <2>        spatial dimension\n\
   -repeat <5>     timed calls of each kind after one warm-up call (the median is reported)\n\
   -skip_products  time only the forces\n\
+  -combined_only  time only the call that returns forces and both products\n\
 The model comes from the usual -wlm_potential_* options.\n";
 
 /*
@@ -94,7 +95,7 @@ int main(int argc, char **argv)
 {
   WLMPotential pot;
   PetscInt     N = 1000, dim = 2, repeat = 5, n, start, np;
-  PetscBool    skip = PETSC_FALSE;
+  PetscBool    skip = PETSC_FALSE, combined_only = PETSC_FALSE;
   PetscMPIInt  size, rank;
   PetscReal   *x, *lambda, *F, *G, *T, tf, cf, ff, tp = 0, cp = 0, fp = 0, tc = 0, cc = 0, fc = 0, tg = 0, cg = 0, fg = 0;
   WLMRandom    rng;
@@ -108,6 +109,7 @@ int main(int argc, char **argv)
   PetscCall(PetscOptionsInt("-dim", "Spatial dimension", NULL, dim, &dim, NULL));
   PetscCall(PetscOptionsInt("-repeat", "Timed calls of each kind", NULL, repeat, &repeat, NULL));
   PetscCall(PetscOptionsBool("-skip_products", "Time only the forces", NULL, skip, &skip, NULL));
+  PetscCall(PetscOptionsBool("-combined_only", "Time only WLMPotentialComputeForcesAndProducts", NULL, combined_only, &combined_only, NULL));
   PetscOptionsEnd();
   PetscCheck(N >= 1 && repeat >= 1, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "-n %" PetscInt_FMT " and -repeat %" PetscInt_FMT " must be at least 1", N, repeat);
 
@@ -134,19 +136,25 @@ int main(int argc, char **argv)
   PetscCall(PetscArrayzero(T, np));
 
   /* ---- timings ---- */
-  PetscCall(TimeCalls(pot, 0, repeat, n, x, lambda, F, G, T, &tf, &cf, &ff));
-  if (!skip) {
-    PetscCall(TimeCalls(pot, 1, repeat, n, x, lambda, F, G, T, &tp, &cp, &fp));
-    PetscCall(TimeCalls(pot, 2, repeat, n, x, lambda, F, G, T, &tc, &cc, &fc));
-    PetscCall(TimeCalls(pot, 3, repeat, n, x, lambda, F, G, T, &tg, &cg, &fg));
+  if (combined_only) PetscCall(TimeCalls(pot, 2, repeat, n, x, lambda, F, G, T, &tc, &cc, &fc));
+  else {
+    PetscCall(TimeCalls(pot, 0, repeat, n, x, lambda, F, G, T, &tf, &cf, &ff));
+    if (!skip) {
+      PetscCall(TimeCalls(pot, 1, repeat, n, x, lambda, F, G, T, &tp, &cp, &fp));
+      PetscCall(TimeCalls(pot, 2, repeat, n, x, lambda, F, G, T, &tc, &cc, &fc));
+      PetscCall(TimeCalls(pot, 3, repeat, n, x, lambda, F, G, T, &tg, &cg, &fg));
+    }
   }
   PetscCall(PetscPrintf(PETSC_COMM_WORLD, "N %" PetscInt_FMT ", dim %" PetscInt_FMT ", %d rank(s), %" PetscInt_FMT " parameters\n", N, dim, size, np));
-  PetscCall(PrintTiming("forces:", tf, cf, ff));
-  if (!skip) {
-    PetscCall(PrintTiming("products:", tp, cp, fp));
-    PetscCall(PrintTiming("forces+products:", tc, cc, fc));
-    PetscCall(PrintTiming("parameter gradient:", tg, cg, fg));
-    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "(forces+products is one WLMPotentialComputeForcesAndProducts call; products/forces wall ratio %.2f, gradient/forces %.2f)\n", (double)(tp / tf), (double)(tg / tf)));
+  if (combined_only) PetscCall(PrintTiming("forces+products:", tc, cc, fc));
+  else {
+    PetscCall(PrintTiming("forces:", tf, cf, ff));
+    if (!skip) {
+      PetscCall(PrintTiming("products:", tp, cp, fp));
+      PetscCall(PrintTiming("forces+products:", tc, cc, fc));
+      PetscCall(PrintTiming("parameter gradient:", tg, cg, fg));
+      PetscCall(PetscPrintf(PETSC_COMM_WORLD, "(forces+products is one WLMPotentialComputeForcesAndProducts call; products/forces wall ratio %.2f, gradient/forces %.2f)\n", (double)(tp / tf), (double)(tg / tf)));
+    }
   }
 
   PetscCall(PetscFree5(x, lambda, F, G, T));
