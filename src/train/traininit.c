@@ -6,6 +6,7 @@ PetscLogEvent WLMTRAIN_Step, WLMTRAIN_Rollout, WLMTRAIN_Loss, WLMTRAIN_Adjoint, 
 
 const char *const WLMProtocols[]             = {"forecast", "interpolate", "WLMProtocol", "WLM_PROTOCOL_", NULL};
 const char *const WLMRolloutStarts[]         = {"first", "any", "WLMRolloutStart", "WLM_ROLLOUT_START_", NULL};
+const char *const WLMDataDistributions[]     = {"auto", "replicated", "sharded", "WLMDataDistribution", "WLM_DATA_", NULL};
 
 static PetscBool WLMTrainPackageInitialized = PETSC_FALSE;
 
