@@ -102,7 +102,8 @@ static PetscErrorCode ComputeStartVelocities(WLMTrainer tr)
     const PetscInt s = tr->train[i];
 
     PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, s, &snap));
-    PetscCall(PetscMalloc1(snap.n * tr->dim, &tr->v0[s]));
+    /* at least one row, so that a rank without rows of s still marks s as a snapshot with start velocities */
+    PetscCall(PetscMalloc1(PetscMax(snap.n, 1) * tr->dim, &tr->v0[s]));
     PetscCall(WLMVelocityCompute(tr->vel, s, tr->v0[s]));
   }
   PetscFunctionReturn(0);
