@@ -43,8 +43,8 @@ PETSC_EXTERN const char *const WLMRolloutStarts[];
 
 typedef enum {
   WLM_DATA_AUTO,       /* sharded when a group has more than one rank, replicated otherwise */
-  WLM_DATA_REPLICATED, /* every rank holds every particle of every snapshot */
-  WLM_DATA_SHARDED     /* each group holds one copy, each of its R ranks a block of about N / R rows */
+  WLM_DATA_REPLICATED, /* every rank stores every particle of every snapshot */
+  WLM_DATA_SHARDED     /* each group stores one copy, each of its R ranks a block of about N / R rows */
 } WLMDataDistribution;
 PETSC_EXTERN const char *const WLMDataDistributions[];
 

@@ -2,10 +2,10 @@
    Distribution of the snapshot data over the trainer's ranks
    (-wlm_data_distribution).
 
-     replicated  every rank holds all N_s rows of every snapshot s and the
+     replicated  every rank stores all N_s rows of every snapshot s and the
                  start velocities v0[s] of all of them
-     sharded     the snapshots are loaded on the group communicator: rank q
-                 of a group of R ranks holds the rows [lo_q, hi_q) of every
+     sharded     the snapshots are loaded on the group communicator, and rank q
+                 of a group of R ranks stores the rows [lo_q, hi_q) of every
                  snapshot, with the split of ensemble.c,
 
                    lo_q = q floor(N_s / R) + min(q, N_s mod R),
@@ -16,16 +16,18 @@
    Every draw of the trainer (rollout particles, loss targets, evaluation
    subsamples) is a list of global row indices that depends only on the seed,
    never on R or on the distribution.  WLMTrainerFetchRows() turns such a list
-   into rows: with replicated data it copies them, with sharded data it is a
+   into rows.  With replicated data it copies them.  With sharded data it is a
    collective of the group in three exchanges,
 
      MPI_Alltoall    how many rows each rank asks of each owner
      MPI_Alltoallv   the requested rows, as indices within the owner's block
      MPI_Alltoallv   the rows themselves, back in the order of the requests,
 
-   so a rank receives exactly the rows it asked for and the data of one
-   group costs N_s d / R reals per rank.  Because rows are copied, never
-   combined, the fetched arrays equal the replicated ones bit for bit.
+   so a rank receives exactly the rows it requested and the data of one
+   group costs N_s d / R reals per rank.  Large requests run in rounds of
+   bounded size, so a fetch needs no second copy of the rows it returns.
+   Because rows are copied, never combined, the fetched arrays equal the
+   replicated ones bit for bit.
 */
 #include <wlm/private/trainimpl.h>
 
@@ -42,7 +44,7 @@
 . -wlm_data_distribution <auto> - auto, replicated or sharded
 
   Notes:
-  Sharded data holds one copy per group of -wlm_ensemble_ranks R ranks, N / R
+  Sharded data stores one copy per group of -wlm_ensemble_ranks R ranks, N / R
   rows per rank.  It does not support -wlm_velocity ot and dice, whose
   estimators need whole snapshots on every rank; set-up fails with a message
   that names both ways out.  The trained model does not depend on the
@@ -57,7 +59,7 @@ PetscErrorCode WLMTrainerSetDataDistribution(WLMTrainer tr, WLMDataDistribution 
 }
 
 /*
-  WLMTrainerResolveDataDistribution - Decides between replicated and sharded data; needs the groups of WLMTrainerSetUpEnsemble().
+  WLMTrainerResolveDataDistribution - Decides between replicated and sharded data.  Call it after WLMTrainerSetUpEnsemble(), which forms the groups.
 */
 PetscErrorCode WLMTrainerResolveDataDistribution(WLMTrainer tr)
 {
@@ -68,7 +70,7 @@ PetscErrorCode WLMTrainerResolveDataDistribution(WLMTrainer tr)
   PetscFunctionReturn(0);
 }
 
-/* Rank of the group that holds global row i of an n-row snapshot (the split of WLMTrainerShareRange()). */
+/* Rank of the group that stores global row i of an n-row snapshot (the split of WLMTrainerShareRange()). */
 static PetscMPIInt RowOwner(PetscInt n, PetscMPIInt R, PetscInt i)
 {
   const PetscInt base = n / R, extra = n % R, split = extra * (base + 1);
@@ -84,11 +86,17 @@ static PetscInt BlockStart(PetscInt n, PetscMPIInt R, PetscMPIInt q)
 }
 
 /*
-  Fetches the rows idx[0..count-1] of nsrc arrays that share one n-row layout and have dim columns:
-  src[a] holds this rank's rows (all n when replicated) and out[a] receives [count][dim].
-  Collective over the group when the data is sharded.
+  Largest exchange of one round, in reals served by one rank: a round moves at most
+  WLM_FETCH_ROUND_REALS / (R nsrc dim) requested rows per rank, so the buffers of a fetch stay
+  at 8 MB per rank however many rows are requested.
 */
-static PetscErrorCode FetchRowsOf(WLMTrainer tr, PetscInt n, PetscInt nsrc, const PetscReal *const src[], PetscInt count, const PetscInt idx[], PetscReal *const out[])
+#define WLM_FETCH_ROUND_REALS 1048576
+
+/*
+  One round of a fetch: the rows idx[0..count-1] of nsrc arrays that share one n-row layout and have
+  dim columns.  src[a] contains this rank's rows and out[a] receives [count][dim].  Collective over the group.
+*/
+static PetscErrorCode ExchangeRows(WLMTrainer tr, PetscInt n, PetscInt nsrc, const PetscReal *const src[], PetscInt count, const PetscInt idx[], PetscReal *const out[])
 {
   const PetscInt    dim = tr->dim;
   const PetscMPIInt R   = tr->group_size;
@@ -97,14 +105,6 @@ static PetscErrorCode FetchRowsOf(WLMTrainer tr, PetscInt n, PetscInt nsrc, cons
   PetscReal        *rows, *back;
 
   PetscFunctionBeginUser;
-  for (PetscInt i = 0; i < count; i++) PetscCheck(idx[i] >= 0 && idx[i] < n, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "Row %" PetscInt_FMT " requested of a snapshot with %" PetscInt_FMT " rows", idx[i], n);
-  if (!tr->sharded || R == 1) {
-    for (PetscInt a = 0; a < nsrc; a++) {
-      for (PetscInt i = 0; i < count; i++) PetscCall(PetscArraycpy(out[a] + i * dim, src[a] + idx[i] * dim, dim));
-    }
-    PetscFunctionReturn(0);
-  }
-
   /* requests grouped by owner: order[k] is the request whose row comes k-th in the owners' order */
   PetscCall(PetscCalloc4(R, &scount, R + 1, &sdispl, R, &rcount, R + 1, &rdispl));
   PetscCall(PetscMalloc3(R, &fill, count, &order, count, &ask));
@@ -123,7 +123,7 @@ static PetscErrorCode FetchRowsOf(WLMTrainer tr, PetscInt n, PetscInt nsrc, cons
   PetscCall(PetscMalloc3(nserve, &serve, nserve * nsrc * dim, &rows, count * nsrc * dim, &back));
   PetscCallMPI(MPI_Alltoallv(ask, scount, sdispl, MPIU_INT, serve, rcount, rdispl, MPIU_INT, tr->group_comm));
 
-  /* serve the rows asked of this rank, the nsrc arrays side by side in one row of nsrc * dim reals */
+  /* serve the rows requested of this rank, the nsrc arrays side by side in one row of nsrc * dim reals */
   for (PetscInt j = 0; j < nserve; j++) {
     for (PetscInt a = 0; a < nsrc; a++) PetscCall(PetscArraycpy(rows + (j * nsrc + a) * dim, src[a] + serve[j] * dim, dim));
   }
@@ -145,6 +145,39 @@ static PetscErrorCode FetchRowsOf(WLMTrainer tr, PetscInt n, PetscInt nsrc, cons
   PetscFunctionReturn(0);
 }
 
+/*
+  Fetches the rows idx[0..count-1] of nsrc <= 2 arrays that share one n-row layout, in rounds of
+  bounded size.  src[a] contains this rank's rows (all n when replicated) and out[a] receives
+  [count][dim].  Collective over the group when the data is sharded.
+*/
+static PetscErrorCode FetchRowsOf(WLMTrainer tr, PetscInt n, PetscInt nsrc, const PetscReal *const src[], PetscInt count, const PetscInt idx[], PetscReal *const out[])
+{
+  const PetscInt dim = tr->dim;
+  PetscInt       chunk, most = count;
+  PetscReal     *part[2];
+
+  PetscFunctionBeginUser;
+  PetscCheck(nsrc >= 1 && nsrc <= 2, PETSC_COMM_SELF, PETSC_ERR_PLIB, "A fetch takes 1 or 2 source arrays, not %" PetscInt_FMT, nsrc);
+  for (PetscInt i = 0; i < count; i++) PetscCheck(idx[i] >= 0 && idx[i] < n, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "Row %" PetscInt_FMT " requested of a snapshot with %" PetscInt_FMT " rows", idx[i], n);
+  if (!tr->sharded || tr->group_size == 1) {
+    for (PetscInt a = 0; a < nsrc; a++) {
+      for (PetscInt i = 0; i < count; i++) PetscCall(PetscArraycpy(out[a] + i * dim, src[a] + idx[i] * dim, dim));
+    }
+    PetscFunctionReturn(0);
+  }
+
+  /* every rank of the group runs as many rounds as the rank with the most requests */
+  chunk = tr->fetch_round_rows > 0 ? tr->fetch_round_rows : PetscMax(1, WLM_FETCH_ROUND_REALS / (tr->group_size * nsrc * dim));
+  PetscCall(MPIU_Allreduce(MPI_IN_PLACE, &most, 1, MPIU_INT, MPI_MAX, tr->group_comm));
+  for (PetscInt first = 0; first < most; first += chunk) {
+    const PetscInt m = PetscMax(0, PetscMin(count - first, chunk)), offset = PetscMin(first, count) * dim;
+
+    for (PetscInt a = 0; a < nsrc; a++) part[a] = m > 0 ? out[a] + offset : out[a];
+    PetscCall(ExchangeRows(tr, n, nsrc, src, m, idx + PetscMin(first, count), part));
+  }
+  PetscFunctionReturn(0);
+}
+
 /*@
   WLMTrainerFetchRows - Copies the positions of the given rows of a snapshot, wherever they live.
 
@@ -153,7 +186,7 @@ static PetscErrorCode FetchRowsOf(WLMTrainer tr, PetscInt n, PetscInt nsrc, cons
   Input Parameters:
 + tr    - the set-up trainer
 . s     - snapshot index
-. count - rows this rank asks for
+. count - rows this rank requests
 - idx   - their global row indices within the snapshot, 0 <= idx[i] < N_s, repeats allowed
 
   Output Parameter:
@@ -177,7 +210,7 @@ PetscErrorCode WLMTrainerFetchRows(WLMTrainer tr, PetscInt s, PetscInt count, co
   Input Parameters:
 + tr    - the set-up trainer
 . s     - snapshot index, one with start velocities (a training snapshot)
-. count - rows this rank asks for
+. count - rows this rank requests
 - idx   - their global row indices within the snapshot
 
   Output Parameters:
@@ -206,7 +239,7 @@ PetscErrorCode WLMTrainerFetchStartRows(WLMTrainer tr, PetscInt s, PetscInt coun
 
   Notes:
   With sharded data the share is exactly the rank's block of the snapshot;
-  with replicated data it points into the whole arrays.  v is NULL for a
+  with replicated data the pointers lead into the whole arrays.  v is NULL for a
   snapshot without start velocities.
 */
 PetscErrorCode WLMTrainerGetShareRows(WLMTrainer tr, PetscInt s, const PetscReal **x, const PetscReal **v)

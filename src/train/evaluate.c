@@ -24,10 +24,10 @@
    joins, so sharded data gives the same distances as replicated data.
 
    NOTE: the predicted clouds are gathered whole on every rank (pred_raw and
-   pred_ema, N d reals per entry) for scoring and for the predictions file,
-   and without -wlm_eval_particles the scoring rank also fetches whole
-   observed clouds; sharded data does not bound this memory, only that of
-   the data itself.
+   pred_ema, N d reals per entry) for scoring and for the predictions file.
+   Without -wlm_eval_particles the scoring rank also fetches whole observed
+   clouds.  Sharded data does not bound this memory, only that of the data
+   itself.
 */
 #include <wlm/private/trainimpl.h>
 #include <wlm/wlmtransport.h>
@@ -97,8 +97,8 @@ static PetscErrorCode EntryDistances(WLMTrainer tr, WLMEvalEntry *e, PetscInt nx
 }
 
 /*
-  Fetches into *y the observed rows that entry e compares with a cloud of n rows; *ny is their count on the
-  scoring rank (mine) and 0 elsewhere.  Collective over the group; idx needs room for N rows of the snapshot.
+  Fetches into *y the observed rows that entry e compares with a cloud of n rows.  *ny is their count on the
+  scoring rank (mine) and 0 elsewhere.  Collective over the group.  idx needs room for N rows of the snapshot.
 */
 static PetscErrorCode FetchObserved(WLMTrainer tr, const WLMEvalEntry *e, PetscBool mine, PetscInt n, PetscInt idx[], PetscInt *ny, PetscReal **y)
 {
@@ -146,7 +146,7 @@ static void OwnsEntry(WLMTrainer tr, PetscInt i, PetscBool *mine, PetscBool *gro
 
 /*
   Scores persistence, free streaming and, for a forecast's test entry, the persistence of the last training
-  snapshot on entry i.  Collective over the group of the scoring rank; idx and iobs need room for max_count rows.
+  snapshot on entry i.  Collective over the group of the scoring rank.  idx and iobs need room for max_count rows.
 */
 static PetscErrorCode ScoreBaselines(WLMTrainer tr, PetscInt i, PetscBool mine, PetscInt idx[], PetscInt iobs[])
 {

@@ -36,7 +36,7 @@ static PetscErrorCode CheckOptions(WLMTrainer tr)
   PetscFunctionReturn(0);
 }
 
-/* Loads the snapshot file: every rank holds every particle, or each group one copy split into the blocks of its ranks. */
+/* Loads the snapshot file: every rank stores every particle, or each group stores one copy split into the blocks of its ranks. */
 static PetscErrorCode LoadData(WLMTrainer tr)
 {
   WLMSnapshot snap;

@@ -118,7 +118,7 @@ static PetscErrorCode WLMTrainerSetFromOptions_Distribution(WLMTrainer tr, Petsc
   PetscFunctionBeginUser;
   PetscCall(PetscStrncpy(value, WLMDataDistributions[tr->data_distribution], sizeof(value)));
   PetscCall(PetscOptionsString("-wlm_data_distribution",
-                               "Snapshot data per rank: replicated (every rank holds every particle), sharded (each group of -wlm_ensemble_ranks R ranks holds one copy, N / R rows per rank; -wlm_velocity ot and dice are not supported) or auto (sharded when R > 1)",
+                               "Snapshot data per rank: replicated (every rank stores every particle), sharded (each group of -wlm_ensemble_ranks R ranks stores one copy, N / R rows per rank; -wlm_velocity ot and dice are not supported) or auto (sharded when R > 1)",
                                "WLMTrainerSetDataDistribution", value, value, sizeof(value), &set));
   if (!set) PetscFunctionReturn(0);
   PetscCall(PetscEnumFind(WLMDataDistributions, value, &e, &found));

@@ -1,6 +1,6 @@
 /*
    Sharded snapshot data in the trainer (-wlm_data_distribution).  With all
-   P ranks in one group (R = P; run with 1, 2 and 3 ranks this covers
+   P ranks in one group (R = P, so the runs with 1, 2 and 3 ranks cover
    R = 1, 2 and 3), training and evaluation on sharded data give the same
    parameters, losses and W1 values as on replicated data, bit for bit,
    because the fetched rows are copies.  WLMTrainerFetchRows() is compared
@@ -22,7 +22,7 @@ static void WriteData(void)
   WLMTestCall(WLMTestWriteHarmonicData(PETSC_COMM_WORLD, data, 25, 6, PETSC_TRUE));
 }
 
-/* Four snapshots of 25, 2, 7 and 25 particles with velocities, written by rank 0; the 2-row snapshot leaves a third rank without rows. */
+/* Writes four snapshots of 25, 2, 7 and 25 particles with velocities from rank 0.  The 2-row snapshot leaves a third rank without rows. */
 static PetscErrorCode WriteUnevenData(void)
 {
   const PetscInt counts[4] = {25, 2, 7, 25};
@@ -103,7 +103,7 @@ static void CheckSameRun(const char extra[], const char tag[])
 
   ck_assert_msg(!rep.sharded && sh.sharded, "%s: the distributions did not resolve to replicated and sharded", tag);
   ck_assert_int_eq(rep.nlocal, rep.nglobal);
-  /* each rank holds only its share: 25 rows split over the ranks */
+  /* each rank stores only its share of the 25 rows */
   ck_assert_int_eq(sh.nglobal, 25);
   ck_assert_int_eq(sh.nlocal, 25 / wlm_test_size + (wlm_test_rank < 25 % wlm_test_size ? 1 : 0));
   ck_assert_int_eq(rep.nparams, sh.nparams);
@@ -179,23 +179,14 @@ static void CheckFetch(WLMTrainer sh, WLMTrainer rep, PetscInt s, PetscInt count
   PetscFree3(x, xs, vs);
 }
 
-START_TEST(test_fetch_rows)
+/* Fetches all rows reversed, random rows with repeats and rows of the first block only, from every snapshot, in rounds of at most round_rows rows (0: the default). */
+static void CheckAllFetches(WLMTrainer sh, WLMTrainer rep, PetscInt round_rows)
 {
   const PetscInt counts[4] = {25, 2, 7, 25};
-  char           options[2048];
-  PetscOptions   dbr, dbs;
-  WLMTrainer     rep, sh;
   PetscInt       idx[64], n;
   WLMRandom      r;
 
-  WLMTestCall(WriteUnevenData());
-  PetscSNPrintf(options, sizeof(options), "-wlm_data %s -wlm_velocity data -wlm_loss_blur 0.5 -wlm_train_fraction 0.75 -wlm_ensemble_ranks %d -wlm_data_distribution replicated", uneven, wlm_test_size);
-  WLMTestCall(SetUpTrainer(options, &dbr, &rep));
-  /* the replicated trainer's database stays pushed; the sharded one's sits on top of it and is popped first */
-  PetscSNPrintf(options, sizeof(options), "-wlm_data %s -wlm_velocity data -wlm_loss_blur 0.5 -wlm_train_fraction 0.75 -wlm_ensemble_ranks %d -wlm_data_distribution sharded", uneven, wlm_test_size);
-  WLMTestCall(SetUpTrainer(options, &dbs, &sh));
-  ck_assert(sh->sharded);
-
+  sh->fetch_round_rows = round_rows;
   for (PetscInt s = 0; s < 4; s++) {
     WLMSnapshot snap;
 
@@ -217,14 +208,30 @@ START_TEST(test_fetch_rows)
     for (PetscInt i = 0; i < n; i++) idx[i] = i;
     CheckFetch(sh, rep, s, n, idx, "rows of the first block");
   }
+}
 
-  /* a row past the snapshot's end is rejected on the rank that asks for it */
-  if (wlm_test_size == 1) {
-    PetscReal x[2];
+START_TEST(test_fetch_rows)
+{
+  char         options[2048];
+  PetscOptions dbr, dbs;
+  WLMTrainer   rep, sh;
+  PetscInt     idx[1];
+  PetscReal    x[2];
 
-    idx[0] = 25;
-    WLMTestExpectError(WLMTrainerFetchRows(sh, 0, 1, idx, x), PETSC_ERR_ARG_OUTOFRANGE, "Row 25 requested of a snapshot with 25 rows");
-  }
+  WLMTestCall(WriteUnevenData());
+  PetscSNPrintf(options, sizeof(options), "-wlm_data %s -wlm_velocity data -wlm_loss_blur 0.5 -wlm_train_fraction 0.75 -wlm_ensemble_ranks %d -wlm_data_distribution replicated", uneven, wlm_test_size);
+  WLMTestCall(SetUpTrainer(options, &dbr, &rep));
+  /* the replicated trainer's database stays pushed; the sharded one's sits on top of it and is popped first */
+  PetscSNPrintf(options, sizeof(options), "-wlm_data %s -wlm_velocity data -wlm_loss_blur 0.5 -wlm_train_fraction 0.75 -wlm_ensemble_ranks %d -wlm_data_distribution sharded", uneven, wlm_test_size);
+  WLMTestCall(SetUpTrainer(options, &dbs, &sh));
+  ck_assert(sh->sharded);
+
+  /* the default rounds move every request at once; rounds of 3 rows split them, with ranks running empty rounds */
+  for (PetscInt round = 0; round < 2; round++) CheckAllFetches(sh, rep, round ? 3 : 0);
+
+  /* a row past the snapshot's end is rejected before any exchange, here on every rank */
+  idx[0] = 25;
+  WLMTestExpectError(WLMTrainerFetchRows(sh, 0, 1, idx, x), PETSC_ERR_ARG_OUTOFRANGE, "Row 25 requested of a snapshot with 25 rows");
   WLMTestCall(WLMTestTrainerDestroy(&dbs, &sh));
   WLMTestCall(WLMTestTrainerDestroy(&dbr, &rep));
 }

@@ -34,10 +34,11 @@ typedef struct {
 struct _p_WLMTrainer {
   PETSCHEADER(int);
 
-  /* data (distribution.c): every rank holds every snapshot (replicated), or each rank of a group the block of rows of its share (sharded) */
+  /* data (distribution.c): every rank stores every snapshot (replicated), or each rank of a group the block of rows of its share (sharded) */
   char                data_file[PETSC_MAX_PATH_LEN];
   WLMDataDistribution data_distribution; /* as set, -wlm_data_distribution */
   PetscBool           sharded;           /* resolved at set-up: snaps and v0 live on group_comm, sharded */
+  PetscInt            fetch_round_rows;  /* rows per rank in one round of WLMTrainerFetchRows(), 0 for the default (tests set it) */
   WLMSnapshots        snaps;
   PetscInt         nsnap, dim, max_count;
   const PetscReal *times;
