@@ -167,6 +167,7 @@ static PetscErrorCode FetchRowsOf(WLMTrainer tr, PetscInt n, PetscInt nsrc, cons
   }
 
   /* every rank of the group runs as many rounds as the rank with the most requests */
+  PetscCall(PetscLogEventBegin(WLMTRAIN_Fetch, 0, 0, 0, 0));
   chunk = tr->fetch_round_rows > 0 ? tr->fetch_round_rows : PetscMax(1, WLM_FETCH_ROUND_REALS / (tr->group_size * nsrc * dim));
   PetscCall(MPIU_Allreduce(MPI_IN_PLACE, &most, 1, MPIU_INT, MPI_MAX, tr->group_comm));
   for (PetscInt first = 0; first < most; first += chunk) {
@@ -175,6 +176,7 @@ static PetscErrorCode FetchRowsOf(WLMTrainer tr, PetscInt n, PetscInt nsrc, cons
     for (PetscInt a = 0; a < nsrc; a++) part[a] = m > 0 ? out[a] + offset : out[a];
     PetscCall(ExchangeRows(tr, n, nsrc, src, m, idx + PetscMin(first, count), part));
   }
+  PetscCall(PetscLogEventEnd(WLMTRAIN_Fetch, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }
 

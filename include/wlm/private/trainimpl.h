@@ -10,7 +10,7 @@
 #include <wlm/wlmadamw.h>
 #include <petsc/private/petscimpl.h>
 
-PETSC_EXTERN PetscLogEvent WLMTRAIN_Step, WLMTRAIN_Rollout, WLMTRAIN_Loss, WLMTRAIN_Adjoint, WLMTRAIN_Allreduce, WLMTRAIN_Evaluate, WLMTRAIN_Checkpoint;
+PETSC_EXTERN PetscLogEvent WLMTRAIN_Step, WLMTRAIN_Rollout, WLMTRAIN_Loss, WLMTRAIN_Adjoint, WLMTRAIN_Allreduce, WLMTRAIN_Evaluate, WLMTRAIN_Checkpoint, WLMTRAIN_Fetch;
 
 #define WLM_MAX_HOLDOUT 256
 
