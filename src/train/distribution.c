@@ -10,7 +10,7 @@
 
                    lo_q = q floor(N_s / R) + min(q, N_s mod R),
 
-                 and v0[s] holds the start velocities of the same rows.
+                 and v0[s] contains the start velocities of the same rows.
      auto        sharded when R > 1, replicated otherwise
 
    Every draw of the trainer (rollout particles, loss targets, evaluation
@@ -45,9 +45,9 @@
 
   Notes:
   Sharded data stores one copy per group of -wlm_ensemble_ranks R ranks, N / R
-  rows per rank.  It does not support -wlm_velocity ot and dice, whose
-  estimators need whole snapshots on every rank; set-up fails with a message
-  that names both ways out.  The trained model does not depend on the
+  rows per rank.  It does not support -wlm_velocity ot and dice, because
+  their estimators need whole snapshots on every rank.  Set-up then fails
+  with a message that names both ways out.  The trained model does not depend on the
   distribution.
 @*/
 PetscErrorCode WLMTrainerSetDataDistribution(WLMTrainer tr, WLMDataDistribution dist)
@@ -86,9 +86,10 @@ static PetscInt BlockStart(PetscInt n, PetscMPIInt R, PetscMPIInt q)
 }
 
 /*
-  Largest exchange of one round, in reals served by one rank: a round moves at most
-  WLM_FETCH_ROUND_REALS / (R nsrc dim) requested rows per rank, so the buffers of a fetch stay
-  at 8 MB per rank however many rows are requested.
+  Largest exchange of one round, in reals served by one rank.  A round moves at most
+  WLM_FETCH_ROUND_REALS / (R nsrc dim) requested rows per rank.  A rank's buffers therefore
+  stay below 8 MB for the rows it serves and 8 / R MB for those it receives, however many rows
+  are requested.
 */
 #define WLM_FETCH_ROUND_REALS 1048576
 
@@ -153,7 +154,7 @@ static PetscErrorCode ExchangeRows(WLMTrainer tr, PetscInt n, PetscInt nsrc, con
 static PetscErrorCode FetchRowsOf(WLMTrainer tr, PetscInt n, PetscInt nsrc, const PetscReal *const src[], PetscInt count, const PetscInt idx[], PetscReal *const out[])
 {
   const PetscInt dim = tr->dim;
-  PetscInt       chunk, most = count;
+  PetscInt       chunk, max_count = count;
   PetscReal     *part[2];
 
   PetscFunctionBeginUser;
@@ -166,11 +167,11 @@ static PetscErrorCode FetchRowsOf(WLMTrainer tr, PetscInt n, PetscInt nsrc, cons
     PetscFunctionReturn(0);
   }
 
-  /* every rank of the group runs as many rounds as the rank with the most requests */
+  /* every rank of the group runs as many rounds as the rank with the largest request */
   PetscCall(PetscLogEventBegin(WLMTRAIN_Fetch, 0, 0, 0, 0));
   chunk = tr->fetch_round_rows > 0 ? tr->fetch_round_rows : PetscMax(1, WLM_FETCH_ROUND_REALS / (tr->group_size * nsrc * dim));
-  PetscCall(MPIU_Allreduce(MPI_IN_PLACE, &most, 1, MPIU_INT, MPI_MAX, tr->group_comm));
-  for (PetscInt first = 0; first < most; first += chunk) {
+  PetscCall(MPIU_Allreduce(MPI_IN_PLACE, &max_count, 1, MPIU_INT, MPI_MAX, tr->group_comm));
+  for (PetscInt first = 0; first < max_count; first += chunk) {
     const PetscInt m = PetscMax(0, PetscMin(count - first, chunk)), offset = PetscMin(first, count) * dim;
 
     for (PetscInt a = 0; a < nsrc; a++) part[a] = m > 0 ? out[a] + offset : out[a];
