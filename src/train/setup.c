@@ -97,14 +97,20 @@ static PetscErrorCode ComputeStartVelocities(WLMTrainer tr)
   PetscCheck(!tr->sharded || tr->group_size == 1 || source == WLM_VELOCITY_DATA || source == WLM_VELOCITY_ZERO, PetscObjectComm((PetscObject)tr), PETSC_ERR_SUP,
              "-wlm_velocity %s needs whole snapshots on every rank, but the data is sharded over groups of %d ranks; pass -wlm_data_distribution replicated, or -wlm_velocity data or zero", WLMVelocitySources[source], tr->group_size);
   PetscCall(WLMVelocitySetUp(tr->vel));
-  PetscCall(PetscCalloc1(tr->nsnap, &tr->v0));
+  PetscCall(PetscCalloc2(tr->nsnap, &tr->v0, tr->nsnap, &tr->v0_owned));
   for (PetscInt i = 0; i < tr->ntrain; i++) {
     const PetscInt s = tr->train[i];
 
     PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, s, &snap));
+    if (source == WLM_VELOCITY_DATA && snap.v) {
+      /* the file's velocities are the start velocities; a copy would double their memory */
+      tr->v0[s] = snap.v;
+      continue;
+    }
     /* at least one row, so that a rank without rows of s still marks s as a snapshot with start velocities */
-    PetscCall(PetscMalloc1(PetscMax(snap.n, 1) * tr->dim, &tr->v0[s]));
-    PetscCall(WLMVelocityCompute(tr->vel, s, tr->v0[s]));
+    PetscCall(PetscMalloc1(PetscMax(snap.n, 1) * tr->dim, &tr->v0_owned[s]));
+    PetscCall(WLMVelocityCompute(tr->vel, s, tr->v0_owned[s]));
+    tr->v0[s] = tr->v0_owned[s];
   }
   PetscFunctionReturn(0);
 }

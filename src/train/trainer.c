@@ -327,8 +327,8 @@ PetscErrorCode WLMTrainerDestroy(WLMTrainer *tr)
   PetscCall(PetscFree(t->pred_ema));
   PetscCall(WLMEvalResultsDestroy(&t->eval));
   if (t->v0) {
-    for (PetscInt s = 0; s < t->nsnap; s++) PetscCall(PetscFree(t->v0[s]));
-    PetscCall(PetscFree(t->v0));
+    for (PetscInt s = 0; s < t->nsnap; s++) PetscCall(PetscFree(t->v0_owned[s]));
+    PetscCall(PetscFree2(t->v0, t->v0_owned));
   }
   for (PetscInt m = 0; m < t->kmax; m++) PetscCall(PetscFree3(t->X[m], t->dX[m], t->Y[m]));
   PetscCall(PetscFree5(t->X, t->dX, t->Y, t->ny, t->rollout_times));
