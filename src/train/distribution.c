@@ -19,7 +19,7 @@
    into rows.  With replicated data it copies them.  With sharded data it is a
    collective of the group in three exchanges,
 
-     MPI_Alltoall    how many rows each rank asks of each owner
+     MPI_Alltoall    how many rows each rank requests of each owner
      MPI_Alltoallv   the requested rows, as indices within the owner's block
      MPI_Alltoallv   the rows themselves, back in the order of the requests,
 

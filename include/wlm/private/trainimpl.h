@@ -75,7 +75,7 @@ struct _p_WLMTrainer {
   PetscBool    learn_friction;
   PetscReal    friction0; /* initial (or fixed) friction */
   PetscReal    lr_friction;
-  const PetscReal **v0;       /* initial velocities of each snapshot that can start a rollout [nsnap][rows on this rank * dim], NULL elsewhere */
+  const PetscReal **v0;       /* initial velocities of each snapshot that can start a rollout [nsnap][rows on this rank * dim], or NULL */
   PetscReal       **v0_owned; /* the arrays of v0 that the trainer allocated [nsnap]; NULL where v0 uses the file's velocities in place */
 
   /* optimizer: params = (theta, log gamma) */
