@@ -41,11 +41,19 @@ typedef enum {
 } WLMRolloutStart;
 PETSC_EXTERN const char *const WLMRolloutStarts[];
 
+typedef enum {
+  WLM_DATA_AUTO,       /* sharded when a group has more than one rank, replicated otherwise */
+  WLM_DATA_REPLICATED, /* every rank stores every particle of every snapshot */
+  WLM_DATA_SHARDED     /* each group stores one copy, each of its R ranks a block of about N / R rows */
+} WLMDataDistribution;
+PETSC_EXTERN const char *const WLMDataDistributions[];
+
 PETSC_EXTERN PetscErrorCode WLMTrainInitializePackage(void);
 PETSC_EXTERN PetscErrorCode WLMTrainerCreate(MPI_Comm, WLMTrainer *);
 PETSC_EXTERN PetscErrorCode WLMTrainerSetFromOptions(WLMTrainer);
 PETSC_EXTERN PetscErrorCode WLMTrainerPrintObjectHelp(WLMTrainer);
 PETSC_EXTERN PetscErrorCode WLMTrainerSetEnsembleRanks(WLMTrainer, PetscInt);
+PETSC_EXTERN PetscErrorCode WLMTrainerSetDataDistribution(WLMTrainer, WLMDataDistribution);
 PETSC_EXTERN PetscErrorCode WLMTrainerSetUp(WLMTrainer);
 PETSC_EXTERN PetscErrorCode WLMTrainerTrain(WLMTrainer);
 PETSC_EXTERN PetscErrorCode WLMTrainerEvaluate(WLMTrainer, PetscBool);

@@ -21,9 +21,15 @@
    averages over rollouts.  With R = 1 every group is one rank and the
    trainer runs exactly the data-parallel algorithm.
 
-   NOTE: every rank still holds every snapshot and its start velocities
-   (replicated data); the sharding bounds the rollout, tape and loss memory,
-   not the memory of the data itself.
+   The snapshot data follows -wlm_data_distribution (distribution.c): with
+   sharded data, the default when R > 1, each rank holds the block
+   [lo_q, hi_q) of every whole snapshot and its start velocities, and fetches
+   the rows of its share of a subsample from their owners, so the data costs
+   N d / R reals per rank as the rollout does.
+
+   NOTE: every rank still draws the whole subsample, an index list of N
+   entries (perm), and the evaluation gathers predicted clouds whole
+   (evaluate.c); neither depends on the data distribution.
 */
 #include <wlm/private/trainimpl.h>
 

@@ -19,6 +19,15 @@
    which are cheap next to training, each rank with its share of the
    particles, and gathers the predicted clouds; the exact transport problems
    are distributed round-robin over the ranks and summed with one allreduce.
+   The rank that scores an entry fetches the observed rows it compares (all,
+   or the subsample) with WLMTrainerFetchRows(), which every rank of its group
+   joins, so sharded data gives the same distances as replicated data.
+
+   NOTE: the predicted clouds are gathered whole on every rank (pred_raw and
+   pred_ema, N d reals per entry) for scoring and for the predictions file.
+   Without -wlm_eval_particles the scoring rank also fetches whole observed
+   clouds.  Sharded data does not bound this memory, only that of the data
+   itself.
 */
 #include <wlm/private/trainimpl.h>
 #include <wlm/wlmtransport.h>
@@ -55,47 +64,51 @@ static PetscErrorCode BuildEntries(WLMTrainer tr)
   PetscFunctionReturn(0);
 }
 
-/*
-  Copies into sub a random subsample of count rows of the cloud rows [n][dim], drawn from the stream (seed, stream).
-  The same stream gives the same rows at every evaluation.
-*/
-static void SubsampleRows(WLMTrainer tr, uint64_t stream, PetscInt n, const PetscReal rows[], PetscInt count, PetscReal sub[])
-{
-  WLMRandom r;
-
-  WLMRandomSeed(&r, (uint64_t)tr->seed, stream);
-  WLMRandomSample(&r, n, count, tr->perm);
-  for (PetscInt i = 0; i < count; i++) {
-    for (PetscInt k = 0; k < tr->dim; k++) sub[i * tr->dim + k] = rows[tr->perm[i] * tr->dim + k];
-  }
-}
-
 /* Stream of the evaluation subsamples of snapshot s: far from the streams step B + j of the training draws. */
 #define WLM_EVAL_STREAM(s, observed) (0xe000000000000000ULL + 2 * (uint64_t)(s) + ((observed) ? 1 : 0))
 
-/* W1 and W2 between a predicted cloud and the observed snapshot of entry e (uniform masses); with -wlm_eval_particles, between subsamples of both. */
-static PetscErrorCode EntryDistances(WLMTrainer tr, WLMEvalEntry *e, PetscInt n, const PetscReal *x)
+/*
+  Rows that the distances of scored snapshot s compare, of a cloud of n rows (the observed one, or
+  the predicted or baseline one) against a cloud of nother rows: all rows in order, or with
+  -wlm_eval_particles E the fixed random subsample of min(n, E) rows drawn from the stream
+  (seed, s, observed), the same at every evaluation.  idx needs room for n indices.
+*/
+static PetscInt EntryRows(WLMTrainer tr, PetscInt s, PetscBool observed, PetscInt n, PetscInt nother, PetscInt idx[])
 {
   const PetscInt E = tr->eval_particles;
-  WLMSnapshot    obs;
-  PetscInt       nx, ny;
-  PetscReal     *xs, *ys;
+  WLMRandom      r;
+
+  if (E <= 0 || (n <= E && nother <= E)) {
+    for (PetscInt i = 0; i < n; i++) idx[i] = i;
+    return n;
+  }
+  WLMRandomSeed(&r, (uint64_t)tr->seed, WLM_EVAL_STREAM(s, observed));
+  WLMRandomSample(&r, n, PetscMin(n, E), idx);
+  return PetscMin(n, E);
+}
+
+/* W1 and W2 of entry e between the rows x [nx][dim] and the observed rows y [ny][dim] (uniform masses). */
+static PetscErrorCode EntryDistances(WLMTrainer tr, WLMEvalEntry *e, PetscInt nx, const PetscReal x[], PetscInt ny, const PetscReal y[])
+{
+  PetscFunctionBeginUser;
+  PetscCall(WLMTransportWassersteinSeq(1, tr->dim, nx, x, NULL, ny, y, NULL, &e->w1));
+  PetscCall(WLMTransportWassersteinSeq(2, tr->dim, nx, x, NULL, ny, y, NULL, &e->w2));
+  PetscFunctionReturn(0);
+}
+
+/*
+  Fetches into *y the observed rows that entry e compares with a cloud of n rows.  *ny is their count on the
+  scoring rank (mine) and 0 elsewhere.  Collective over the group.  idx needs room for N rows of the snapshot.
+*/
+static PetscErrorCode FetchObserved(WLMTrainer tr, const WLMEvalEntry *e, PetscBool mine, PetscInt n, PetscInt idx[], PetscInt *ny, PetscReal **y)
+{
+  WLMSnapshot obs;
 
   PetscFunctionBeginUser;
   PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, e->snapshot, &obs));
-  if (E <= 0 || (n <= E && obs.N <= E)) {
-    PetscCall(WLMTransportWassersteinSeq(1, tr->dim, n, x, NULL, obs.N, obs.x, NULL, &e->w1));
-    PetscCall(WLMTransportWassersteinSeq(2, tr->dim, n, x, NULL, obs.N, obs.x, NULL, &e->w2));
-    PetscFunctionReturn(0);
-  }
-  nx = PetscMin(n, E);
-  ny = PetscMin(obs.N, E);
-  PetscCall(PetscMalloc2(nx * tr->dim, &xs, ny * tr->dim, &ys));
-  SubsampleRows(tr, WLM_EVAL_STREAM(e->snapshot, PETSC_FALSE), n, x, nx, xs);
-  SubsampleRows(tr, WLM_EVAL_STREAM(e->snapshot, PETSC_TRUE), obs.N, obs.x, ny, ys);
-  PetscCall(WLMTransportWassersteinSeq(1, tr->dim, nx, xs, NULL, ny, ys, NULL, &e->w1));
-  PetscCall(WLMTransportWassersteinSeq(2, tr->dim, nx, xs, NULL, ny, ys, NULL, &e->w2));
-  PetscCall(PetscFree2(xs, ys));
+  *ny = mine ? EntryRows(tr, e->snapshot, PETSC_TRUE, obs.N, n, idx) : 0;
+  PetscCall(PetscMalloc1(*ny * tr->dim, y));
+  PetscCall(WLMTrainerFetchRows(tr, e->snapshot, *ny, idx, *y));
   PetscFunctionReturn(0);
 }
 
@@ -120,14 +133,56 @@ static PetscErrorCode ReduceEntries(WLMTrainer tr, WLMEvalEntry *entries)
   PetscFunctionReturn(0);
 }
 
-/* Whether this rank computes the transport problems of entry i. */
-static PetscBool OwnsEntry(WLMTrainer tr, PetscInt i)
+/* Whether this rank computes the transport problems of entry i (*mine) and whether its group takes part in fetching their rows (*group). */
+static void OwnsEntry(WLMTrainer tr, PetscInt i, PetscBool *mine, PetscBool *group)
 {
   PetscMPIInt size, rank;
 
   MPI_Comm_size(PetscObjectComm((PetscObject)tr), &size);
   MPI_Comm_rank(PetscObjectComm((PetscObject)tr), &rank);
-  return (PetscBool)(i % size == rank);
+  *mine  = (PetscBool)(i % size == rank);
+  *group = (PetscBool)((i % size) / tr->group_size == tr->group);
+}
+
+/*
+  Scores persistence, free streaming and, for a forecast's test entry, the persistence of the last training
+  snapshot on entry i.  Collective over the group of the scoring rank.  idx and iobs need room for max_count rows.
+*/
+static PetscErrorCode ScoreBaselines(WLMTrainer tr, PetscInt i, PetscBool mine, PetscInt idx[], PetscInt iobs[])
+{
+  WLMEvalResults *e    = &tr->eval;
+  const PetscInt  s    = e->raw[i].start, last = tr->train[tr->ntrain - 1], dim = tr->dim;
+  const PetscReal dt   = tr->times[e->raw[i].snapshot] - tr->times[s];
+  WLMSnapshot     start, lastsnap, obs;
+  PetscInt        nx = 0, ny;
+  PetscReal      *x, *v, *y;
+
+  PetscFunctionBeginUser;
+  PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, s, &start));
+  PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, e->raw[i].snapshot, &obs));
+  PetscCall(FetchObserved(tr, &e->raw[i], mine, start.N, iobs, &ny, &y));
+  if (mine) nx = EntryRows(tr, e->raw[i].snapshot, PETSC_FALSE, start.N, obs.N, idx);
+  PetscCall(PetscMalloc2(nx * dim, &x, nx * dim, &v));
+  PetscCall(WLMTrainerFetchStartRows(tr, s, nx, idx, x, v));
+  if (mine) {
+    PetscCall(EntryDistances(tr, &e->persistence[i], nx, x, ny, y));
+    for (PetscInt k = 0; k < nx * dim; k++) x[k] += dt * v[k];
+    PetscCall(EntryDistances(tr, &e->freestream[i], nx, x, ny, y));
+  }
+  PetscCall(PetscFree2(x, v));
+  PetscCall(PetscFree(y));
+  if (tr->protocol != WLM_PROTOCOL_FORECAST || !e->raw[i].test) PetscFunctionReturn(0);
+
+  /* the observed subsample depends on the other cloud's size, so it is fetched again for the last training snapshot */
+  PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, last, &lastsnap));
+  PetscCall(FetchObserved(tr, &e->raw[i], mine, lastsnap.N, iobs, &ny, &y));
+  nx = mine ? EntryRows(tr, e->raw[i].snapshot, PETSC_FALSE, lastsnap.N, obs.N, idx) : 0;
+  PetscCall(PetscMalloc1(nx * dim, &x));
+  PetscCall(WLMTrainerFetchRows(tr, last, nx, idx, x));
+  if (mine) PetscCall(EntryDistances(tr, &e->persistence_last[i], nx, x, ny, y));
+  PetscCall(PetscFree(x));
+  PetscCall(PetscFree(y));
+  PetscFunctionReturn(0);
 }
 
 /*@
@@ -138,25 +193,17 @@ static PetscBool OwnsEntry(WLMTrainer tr, PetscInt i)
 PetscErrorCode WLMTrainerComputeBaselines(WLMTrainer tr)
 {
   WLMEvalResults *e = &tr->eval;
-  WLMSnapshot     start, last;
-  PetscReal      *xfree;
+  PetscInt       *idx, *iobs;
+  PetscBool       mine, group;
 
   PetscFunctionBeginUser;
   PetscCall(BuildEntries(tr));
-  PetscCall(PetscMalloc1(tr->max_count * tr->dim, &xfree));
-  PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, tr->train[tr->ntrain - 1], &last));
+  PetscCall(PetscMalloc2(tr->max_count, &idx, tr->max_count, &iobs));
   for (PetscInt i = 0; i < e->n; i++) {
-    const PetscInt  s  = e->raw[i].start;
-    const PetscReal dt = tr->times[e->raw[i].snapshot] - tr->times[s];
-
-    if (!OwnsEntry(tr, i)) continue;
-    PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, s, &start));
-    PetscCall(EntryDistances(tr, &e->persistence[i], start.N, start.x));
-    for (PetscInt k = 0; k < start.N * tr->dim; k++) xfree[k] = start.x[k] + dt * tr->v0[s][k];
-    PetscCall(EntryDistances(tr, &e->freestream[i], start.N, xfree));
-    if (tr->protocol == WLM_PROTOCOL_FORECAST && e->raw[i].test) PetscCall(EntryDistances(tr, &e->persistence_last[i], last.N, last.x));
+    OwnsEntry(tr, i, &mine, &group);
+    if (group) PetscCall(ScoreBaselines(tr, i, mine, idx, iobs));
   }
-  PetscCall(PetscFree(xfree));
+  PetscCall(PetscFree2(idx, iobs));
   PetscCall(ReduceEntries(tr, e->persistence));
   PetscCall(ReduceEntries(tr, e->freestream));
   PetscCall(ReduceEntries(tr, e->persistence_last));
@@ -184,21 +231,23 @@ static PetscErrorCode AllocatePredictions(WLMTrainer tr, PetscReal ***pred)
 */
 static PetscErrorCode RolloutShare(WLMTrainer tr, PetscInt s, PetscInt nout, const PetscReal times[], PetscReal **pred)
 {
-  const PetscInt dim = tr->dim;
-  WLMSnapshot    start;
-  PetscInt       lo, hi;
-  PetscReal    **local;
+  const PetscInt   dim = tr->dim;
+  WLMSnapshot      start;
+  PetscInt         lo, hi;
+  PetscReal      **local;
+  const PetscReal *x, *v;
 
   PetscFunctionBeginUser;
   PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, s, &start));
+  PetscCall(WLMTrainerGetShareRows(tr, s, &x, &v));
   if (tr->group_size == 1) {
-    PetscCall(WLMDynamicsRollout(tr->dyn, start.N, NULL, tr->times[s], start.x, tr->v0[s], nout, times, pred, NULL));
+    PetscCall(WLMDynamicsRollout(tr->dyn, start.N, NULL, tr->times[s], x, v, nout, times, pred, NULL));
     PetscFunctionReturn(0);
   }
   WLMTrainerShareRange(tr, start.N, &lo, &hi);
   PetscCall(PetscMalloc1(nout, &local));
   for (PetscInt m = 0; m < nout; m++) PetscCall(PetscMalloc1((hi - lo) * dim, &local[m]));
-  PetscCall(WLMDynamicsRollout(tr->dyn, hi - lo, NULL, tr->times[s], start.x + lo * dim, tr->v0[s] + lo * dim, nout, times, local, NULL));
+  PetscCall(WLMDynamicsRollout(tr->dyn, hi - lo, NULL, tr->times[s], x, v, nout, times, local, NULL));
   for (PetscInt m = 0; m < nout; m++) {
     PetscCall(WLMTrainerGatherShares(tr, start.N, local[m], pred[m]));
     PetscCall(PetscFree(local[m]));
@@ -232,15 +281,31 @@ static PetscErrorCode RolloutEntries(WLMTrainer tr, const PetscReal params[], Pe
 /* Scores the predictions of one set of weights into entries. */
 static PetscErrorCode ScoreEntries(WLMTrainer tr, PetscReal **pred, WLMEvalEntry *entries)
 {
-  WLMSnapshot start;
+  const PetscInt dim = tr->dim;
+  WLMSnapshot    start, obs;
+  PetscInt      *idx, *iobs, nx, ny;
+  PetscReal     *x, *y;
+  PetscBool      mine, group;
 
   PetscFunctionBeginUser;
+  PetscCall(PetscMalloc2(tr->max_count, &idx, tr->max_count, &iobs));
   for (PetscInt i = 0; i < tr->eval.n; i++) {
     entries[i].w1 = entries[i].w2 = 0;
-    if (!OwnsEntry(tr, i)) continue;
+    OwnsEntry(tr, i, &mine, &group);
+    if (!group) continue;
     PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, entries[i].start, &start));
-    PetscCall(EntryDistances(tr, &entries[i], start.N, pred[i]));
+    PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, entries[i].snapshot, &obs));
+    PetscCall(FetchObserved(tr, &entries[i], mine, start.N, iobs, &ny, &y));
+    if (mine) {
+      nx = EntryRows(tr, entries[i].snapshot, PETSC_FALSE, start.N, obs.N, idx);
+      PetscCall(PetscMalloc1(nx * dim, &x));
+      for (PetscInt j = 0; j < nx; j++) PetscCall(PetscArraycpy(x + j * dim, pred[i] + idx[j] * dim, dim));
+      PetscCall(EntryDistances(tr, &entries[i], nx, x, ny, y));
+      PetscCall(PetscFree(x));
+    }
+    PetscCall(PetscFree(y));
   }
+  PetscCall(PetscFree2(idx, iobs));
   PetscCall(ReduceEntries(tr, entries));
   PetscFunctionReturn(0);
 }

@@ -8,6 +8,10 @@
              included; the population is a snapshot of -wlm_data (with the
              velocities of -wlm_velocity) or the first snapshot of
              -wlm_forecast_initial (with its velocities, or zero)
+
+   The forecast integrates the whole population on every rank, so it runs
+   with -wlm_ensemble_ranks 1 only; each group is then one rank, which holds
+   every row of the data with either -wlm_data_distribution.
 */
 #include <wlm/private/trainimpl.h>
 

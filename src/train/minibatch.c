@@ -20,7 +20,10 @@
 
    The ranks of a group make the same draws and each keeps its block of rows
    of the start cloud and of every target (ensemble.c), so its gradient is its
-   share of the rollout's gradient.
+   share of the rollout's gradient.  The draws are global row indices; the
+   rows come from WLMTrainerFetchRows(), a copy with replicated data and an
+   exchange within the group with sharded data (distribution.c), so the
+   rollout is the same for every distribution.
 */
 #include <wlm/private/trainimpl.h>
 
@@ -34,14 +37,6 @@ static PetscInt HorizonCap(WLMTrainer tr, PetscInt n)
   return PetscMax(1, (PetscInt)PetscCeilReal(frac * tr->horizon_max - 1e-9));
 }
 
-/* Copies the rows idx[0..n-1] of a (rows x dim) array into out (n x dim). */
-static void GatherRows(PetscInt n, PetscInt dim, const PetscInt *idx, const PetscReal *in, PetscReal *out)
-{
-  for (PetscInt i = 0; i < n; i++) {
-    for (PetscInt d = 0; d < dim; d++) out[i * dim + d] = in[idx[i] * dim + d];
-  }
-}
-
 /*
   Draws the start snapshot, horizon and particles.  Fills this rank's share of x0, vstart and the
   targets Y, the share sizes nout and ny, and the rollout times.  nall is the rollout's particle
@@ -49,7 +44,6 @@ static void GatherRows(PetscInt n, PetscInt dim, const PetscInt *idx, const Pets
 */
 static PetscErrorCode DrawRollout(WLMTrainer tr, WLMRandom *r, PetscInt step, PetscInt *nout, PetscInt *nall, PetscInt *first, PetscInt *kout, PetscInt *sout)
 {
-  const PetscInt dim = tr->dim;
   const PetscInt cap = HorizonCap(tr, step);
   const PetscInt low = PetscMin(tr->horizon_min, cap);
   PetscInt       k, p, s, n, lo, hi;
@@ -64,8 +58,7 @@ static PetscErrorCode DrawRollout(WLMTrainer tr, WLMRandom *r, PetscInt step, Pe
   n = tr->batch_particles > 0 ? PetscMin(tr->batch_particles, snap.N) : snap.N;
   WLMRandomSample(r, snap.N, n, tr->perm);
   WLMTrainerShareRange(tr, n, &lo, &hi);
-  GatherRows(hi - lo, dim, tr->perm + lo, snap.x, tr->x0);
-  GatherRows(hi - lo, dim, tr->perm + lo, tr->v0[s], tr->vstart);
+  PetscCall(WLMTrainerFetchStartRows(tr, s, hi - lo, tr->perm + lo, tr->x0, tr->vstart));
   *nout  = hi - lo;
   *nall  = n;
   *first = lo;
@@ -80,7 +73,7 @@ static PetscErrorCode DrawRollout(WLMTrainer tr, WLMRandom *r, PetscInt step, Pe
     tr->rollout_times[m] = tr->times[target];
     WLMRandomSample(r, snap.N, ny, tr->perm);
     WLMTrainerShareRange(tr, ny, &lo, &hi);
-    GatherRows(hi - lo, dim, tr->perm + lo, snap.x, tr->Y[m]);
+    PetscCall(WLMTrainerFetchRows(tr, target, hi - lo, tr->perm + lo, tr->Y[m]));
     tr->ny[m] = hi - lo;
   }
   *kout = k;

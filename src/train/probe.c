@@ -15,6 +15,8 @@
 
    The population is snapshot -wlm_forecast_start of -wlm_data (the first
    training snapshot by default); -wlm_forecast_initial is rejected here.
+   The probe runs with -wlm_ensemble_ranks 1 only, so every rank holds the
+   whole snapshot with either -wlm_data_distribution.
 
    Output (HDF5): group /probe with x [nx], y [ny], potential [ny][nx],
    acceleration [ny][nx][d], population [N][d], attributes snapshot, time,

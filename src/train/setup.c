@@ -1,7 +1,8 @@
 /*
-   WLMTrainer set-up: load the snapshots on every rank, split them by
-   protocol, check every option before any work, and build the potential,
-   dynamics, loss and velocity source with their workspaces.
+   WLMTrainer set-up: load the snapshots (replicated on every rank, or
+   sharded over each group, see distribution.c), split them by protocol,
+   check every option before any work, and build the potential, dynamics,
+   loss and velocity source with their workspaces.
 */
 #include <wlm/private/trainimpl.h>
 
@@ -35,14 +36,15 @@ static PetscErrorCode CheckOptions(WLMTrainer tr)
   PetscFunctionReturn(0);
 }
 
-/* Loads the snapshot file with every rank holding every particle. */
+/* Loads the snapshot file: every rank stores every particle, or each group stores one copy split into the blocks of its ranks. */
 static PetscErrorCode LoadData(WLMTrainer tr)
 {
   WLMSnapshot snap;
 
   PetscFunctionBeginUser;
-  PetscCall(WLMSnapshotsCreate(PetscObjectComm((PetscObject)tr), &tr->snaps));
-  PetscCall(WLMSnapshotsSetDistribution(tr->snaps, WLM_SNAPSHOTS_REPLICATED));
+  PetscCall(WLMTrainerResolveDataDistribution(tr));
+  PetscCall(WLMSnapshotsCreate(tr->sharded ? tr->group_comm : PetscObjectComm((PetscObject)tr), &tr->snaps));
+  PetscCall(WLMSnapshotsSetDistribution(tr->snaps, tr->sharded ? WLM_SNAPSHOTS_SHARDED : WLM_SNAPSHOTS_REPLICATED));
   PetscCall(WLMSnapshotsLoad(tr->snaps, tr->data_file));
   PetscCall(WLMSnapshotsGetNumSnapshots(tr->snaps, &tr->nsnap));
   PetscCall(WLMSnapshotsGetDimension(tr->snaps, &tr->dim));
@@ -55,7 +57,11 @@ static PetscErrorCode LoadData(WLMTrainer tr)
   PetscFunctionReturn(0);
 }
 
-/* Sets the blur to the mean of the per-snapshot estimates over the training snapshots, unless the user gave one. */
+/*
+  Sets the blur to the mean of the per-snapshot estimates over the training snapshots, unless the user gave one.
+  The estimate's sample is drawn over global row indices, so sharded data (each group's ranks
+  passing their blocks) gives the same sample and the same blur.
+*/
 static PetscErrorCode SetDefaultBlur(WLMTrainer tr)
 {
   PetscBool   set;
@@ -67,30 +73,44 @@ static PetscErrorCode SetDefaultBlur(WLMTrainer tr)
   if (set) PetscFunctionReturn(0);
   for (PetscInt i = 0; i < tr->ntrain; i++) {
     PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, tr->train[i], &snap));
-    PetscCall(WLMLossEstimateBlur(PETSC_COMM_SELF, tr->dim, snap.n, snap.x, 1000, (uint64_t)tr->seed, &blur));
+    PetscCall(WLMLossEstimateBlur(tr->sharded ? tr->group_comm : PETSC_COMM_SELF, tr->dim, snap.n, snap.x, 1000, (uint64_t)tr->seed, &blur));
     sum += blur;
   }
   PetscCall(WLMLossSetBlur(tr->loss, sum / tr->ntrain));
   PetscFunctionReturn(0);
 }
 
-/* Initial velocities of every training snapshot, from training snapshots only. */
+/*
+  Initial velocities of this rank's rows of every training snapshot, from training snapshots only.
+  The estimators ot and dice need whole snapshots, so sharded data over more than one rank rejects them.
+*/
 static PetscErrorCode ComputeStartVelocities(WLMTrainer tr)
 {
-  WLMSnapshot snap;
+  WLMSnapshot       snap;
+  WLMVelocitySource source;
 
   PetscFunctionBeginUser;
   PetscCall(WLMVelocityCreate(PETSC_COMM_SELF, &tr->vel));
   PetscCall(WLMVelocitySetSnapshots(tr->vel, tr->snaps, tr->ntrain, tr->train));
   PetscCall(WLMVelocitySetFromOptions(tr->vel));
+  PetscCall(WLMVelocityGetSource(tr->vel, &source));
+  PetscCheck(!tr->sharded || tr->group_size == 1 || source == WLM_VELOCITY_DATA || source == WLM_VELOCITY_ZERO, PetscObjectComm((PetscObject)tr), PETSC_ERR_SUP,
+             "-wlm_velocity %s needs whole snapshots on every rank, but the data is sharded over groups of %d ranks; pass -wlm_data_distribution replicated, or -wlm_velocity data or zero", WLMVelocitySources[source], tr->group_size);
   PetscCall(WLMVelocitySetUp(tr->vel));
-  PetscCall(PetscCalloc1(tr->nsnap, &tr->v0));
+  PetscCall(PetscCalloc2(tr->nsnap, &tr->v0, tr->nsnap, &tr->v0_owned));
   for (PetscInt i = 0; i < tr->ntrain; i++) {
     const PetscInt s = tr->train[i];
 
     PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, s, &snap));
-    PetscCall(PetscMalloc1(snap.N * tr->dim, &tr->v0[s]));
-    PetscCall(WLMVelocityCompute(tr->vel, s, tr->v0[s]));
+    if (source == WLM_VELOCITY_DATA && snap.v) {
+      /* the file's velocities are the start velocities; a copy would double their memory */
+      tr->v0[s] = snap.v;
+      continue;
+    }
+    /* at least one row, so that a rank without rows of s still marks s as a snapshot with start velocities */
+    PetscCall(PetscMalloc1(PetscMax(snap.n, 1) * tr->dim, &tr->v0_owned[s]));
+    PetscCall(WLMVelocityCompute(tr->vel, s, tr->v0_owned[s]));
+    tr->v0[s] = tr->v0_owned[s];
   }
   PetscFunctionReturn(0);
 }

@@ -11,7 +11,7 @@
   Collective
 
   Input Parameter:
-. comm - ranks that train together (data parallel: each holds every snapshot)
+. comm - ranks that train together (groups of -wlm_ensemble_ranks ranks, data replicated or sharded by -wlm_data_distribution)
 
   Output Parameter:
 . tr - the trainer
@@ -30,6 +30,7 @@ PetscErrorCode WLMTrainerCreate(MPI_Comm comm, WLMTrainer *tr)
   t->batch_rollouts   = PETSC_DECIDE;
   t->ensemble_ranks   = 1;
   t->group_comm       = MPI_COMM_NULL;
+  t->data_distribution = WLM_DATA_AUTO;
   t->batch_particles  = 0;
   t->horizon_min      = 1;
   t->horizon_max      = 0;
@@ -104,6 +105,28 @@ static PetscErrorCode WLMTrainerSetFromOptions_Optimizer(WLMTrainer tr, PetscOpt
   PetscFunctionReturn(0);
 }
 
+/*
+  Reads -wlm_data_distribution as a string, so that a wrong value gets a message with the choices
+  and their meaning rather than PETSc's generic one.
+*/
+static PetscErrorCode WLMTrainerSetFromOptions_Distribution(WLMTrainer tr, PetscOptionItems *PetscOptionsObject)
+{
+  char      value[64];
+  PetscBool set, found;
+  PetscEnum e;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscStrncpy(value, WLMDataDistributions[tr->data_distribution], sizeof(value)));
+  PetscCall(PetscOptionsString("-wlm_data_distribution",
+                               "Snapshot data per rank: replicated (every rank stores every particle), sharded (each group of -wlm_ensemble_ranks R ranks stores one copy, N / R rows per rank; -wlm_velocity ot and dice are not supported) or auto (sharded when R > 1)",
+                               "WLMTrainerSetDataDistribution", value, value, sizeof(value), &set));
+  if (!set) PetscFunctionReturn(0);
+  PetscCall(PetscEnumFind(WLMDataDistributions, value, &e, &found));
+  PetscCheck(found, PetscObjectComm((PetscObject)tr), PETSC_ERR_ARG_WRONG, "-wlm_data_distribution %s is invalid; use auto (sharded when -wlm_ensemble_ranks > 1), replicated or sharded", value);
+  tr->data_distribution = (WLMDataDistribution)e;
+  PetscFunctionReturn(0);
+}
+
 /* Reads the protocol and minibatch options. */
 static PetscErrorCode WLMTrainerSetFromOptions_Protocol(WLMTrainer tr, PetscOptionItems *PetscOptionsObject)
 {
@@ -122,6 +145,7 @@ static PetscErrorCode WLMTrainerSetFromOptions_Protocol(WLMTrainer tr, PetscOpti
   PetscCall(PetscOptionsInt("-wlm_loss_particles", "Particles of each predicted and observed cloud that the loss compares, a random subsample of the rollout (0: all); the rollout itself keeps -wlm_batch_particles", "", tr->loss_particles, &tr->loss_particles, NULL));
   PetscCall(PetscOptionsInt("-wlm_eval_particles", "Particles of each cloud that the exact W1 and W2 of an evaluation compare, a fixed random subsample (0: all; the solver's cost grows faster than N^2)", "", tr->eval_particles, &tr->eval_particles, NULL));
   PetscCall(PetscOptionsInt("-wlm_ensemble_ranks", "Ranks R that share the particles of one rollout; the rank count must be a multiple of R", "WLMTrainerSetEnsembleRanks", tr->ensemble_ranks, &tr->ensemble_ranks, NULL));
+  PetscCall(WLMTrainerSetFromOptions_Distribution(tr, PetscOptionsObject));
   PetscCall(PetscOptionsInt("-wlm_batch_particles", "Particles per rollout, with targets subsampled to match (0: all)", "", tr->batch_particles, &tr->batch_particles, NULL));
   PetscCall(PetscOptionsInt("-wlm_horizon_min", "Smallest horizon k in training intervals (forecasts profit from long horizons)", "", tr->horizon_min, &tr->horizon_min, NULL));
   PetscCall(PetscOptionsInt("-wlm_horizon_max", "Largest horizon k in training intervals (0: all training intervals)", "", tr->horizon_max, &tr->horizon_max, NULL));
@@ -259,6 +283,7 @@ PetscErrorCode WLMTrainerView(WLMTrainer tr, PetscViewer viewer)
   PetscCall(PetscViewerASCIIPrintf(viewer, "rollouts start at %s training snapshot; %" PetscInt_FMT " rollouts per step, %" PetscInt_FMT " particles per rollout (0: all), horizon %" PetscInt_FMT " to %" PetscInt_FMT ", ramp %" PetscInt_FMT " steps\n", tr->start == WLM_ROLLOUT_START_FIRST ? "the first" : "any", tr->batch_rollouts, tr->batch_particles, tr->horizon_min, tr->horizon_max, tr->horizon_ramp));
   PetscCall(PetscViewerASCIIPrintf(viewer, "AdamW lr %g (%s), weight decay %g, friction %s (initial %g, lr %g), moving average decay %g, %" PetscInt_FMT " steps\n", (double)tr->lr, WLMLearningRateSchedules[tr->opt->schedule], (double)tr->weight_decay, tr->learn_friction ? "learned" : "fixed", (double)tr->friction0, (double)tr->lr_friction, (double)tr->opt->ema_decay, tr->steps));
   if (tr->group_size > 1) PetscCall(PetscViewerASCIIPrintf(viewer, "each rollout sharded over a group of %d ranks (-wlm_ensemble_ranks), %d groups\n", tr->group_size, tr->ngroups));
+  if (tr->setupcalled) PetscCall(PetscViewerASCIIPrintf(viewer, "snapshot data %s (-wlm_data_distribution %s)\n", tr->sharded ? "sharded over each group" : "replicated on every rank", WLMDataDistributions[tr->data_distribution]));
   if (tr->pot) PetscCall(WLMPotentialView(tr->pot, viewer));
   if (tr->dyn) PetscCall(WLMDynamicsView(tr->dyn, viewer));
   if (tr->loss) PetscCall(WLMLossView(tr->loss, viewer));
@@ -302,8 +327,8 @@ PetscErrorCode WLMTrainerDestroy(WLMTrainer *tr)
   PetscCall(PetscFree(t->pred_ema));
   PetscCall(WLMEvalResultsDestroy(&t->eval));
   if (t->v0) {
-    for (PetscInt s = 0; s < t->nsnap; s++) PetscCall(PetscFree(t->v0[s]));
-    PetscCall(PetscFree(t->v0));
+    for (PetscInt s = 0; s < t->nsnap; s++) PetscCall(PetscFree(t->v0_owned[s]));
+    PetscCall(PetscFree2(t->v0, t->v0_owned));
   }
   for (PetscInt m = 0; m < t->kmax; m++) PetscCall(PetscFree3(t->X[m], t->dX[m], t->Y[m]));
   PetscCall(PetscFree5(t->X, t->dX, t->Y, t->ny, t->rollout_times));

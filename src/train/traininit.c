@@ -2,10 +2,11 @@
 #include <wlm/private/trainimpl.h>
 
 PetscClassId  WLMTRAINER_CLASSID;
-PetscLogEvent WLMTRAIN_Step, WLMTRAIN_Rollout, WLMTRAIN_Loss, WLMTRAIN_Adjoint, WLMTRAIN_Allreduce, WLMTRAIN_Evaluate, WLMTRAIN_Checkpoint;
+PetscLogEvent WLMTRAIN_Step, WLMTRAIN_Rollout, WLMTRAIN_Loss, WLMTRAIN_Adjoint, WLMTRAIN_Allreduce, WLMTRAIN_Evaluate, WLMTRAIN_Checkpoint, WLMTRAIN_Fetch;
 
 const char *const WLMProtocols[]             = {"forecast", "interpolate", "WLMProtocol", "WLM_PROTOCOL_", NULL};
 const char *const WLMRolloutStarts[]         = {"first", "any", "WLMRolloutStart", "WLM_ROLLOUT_START_", NULL};
+const char *const WLMDataDistributions[]     = {"auto", "replicated", "sharded", "WLMDataDistribution", "WLM_DATA_", NULL};
 
 static PetscBool WLMTrainPackageInitialized = PETSC_FALSE;
 
@@ -25,5 +26,6 @@ PetscErrorCode WLMTrainInitializePackage(void)
   PetscCall(PetscLogEventRegister("WLMTrainAllreduce", WLMTRAINER_CLASSID, &WLMTRAIN_Allreduce));
   PetscCall(PetscLogEventRegister("WLMTrainEvaluate", WLMTRAINER_CLASSID, &WLMTRAIN_Evaluate));
   PetscCall(PetscLogEventRegister("WLMTrainCheckpoint", WLMTRAINER_CLASSID, &WLMTRAIN_Checkpoint));
+  PetscCall(PetscLogEventRegister("WLMTrainFetch", WLMTRAINER_CLASSID, &WLMTRAIN_Fetch));
   PetscFunctionReturn(0);
 }

@@ -63,7 +63,7 @@ PetscErrorCode WLMVelocityGetSource(WLMVelocity vel, WLMVelocitySource *source)
 
   Input Parameters:
 + vel      - the velocity source
-. snaps    - the data, replicated on every rank
+. snaps    - the data: replicated on every rank, or sharded for the sources data and zero
 . nallowed - number of allowed snapshots (at least 1; at least 2 for ot and dice)
 - allowed  - increasing snapshot indices, for example the training snapshots
 
@@ -105,6 +105,19 @@ PetscErrorCode WLMVelocitySetFromOptions(WLMVelocity vel)
   PetscFunctionReturn(0);
 }
 
+/* Rejects snapshots sharded over more than one rank: the estimators ot and dice read whole snapshots. */
+static PetscErrorCode CheckWholeSnapshots(WLMVelocity vel)
+{
+  WLMSnapshotsDistribution dist;
+  PetscMPIInt              size;
+
+  PetscFunctionBeginUser;
+  PetscCall(WLMSnapshotsGetDistribution(vel->snaps, &dist));
+  PetscCallMPI(MPI_Comm_size(PetscObjectComm((PetscObject)vel->snaps), &size));
+  PetscCheck(dist == WLM_SNAPSHOTS_REPLICATED || size == 1, PetscObjectComm((PetscObject)vel), PETSC_ERR_SUP, "-wlm_velocity %s needs every particle of the snapshots on every rank, but they are sharded over %d ranks; load them replicated, or use -wlm_velocity data or zero", WLMVelocitySources[vel->source], size);
+  PetscFunctionReturn(0);
+}
+
 /*@
   WLMVelocitySetUp - Checks that the source can work with the data and fits the estimator where one is needed.
 
@@ -120,6 +133,7 @@ PetscErrorCode WLMVelocitySetUp(WLMVelocity vel)
   if (vel->setupcalled) PetscFunctionReturn(0);
   PetscCheck(vel->snaps, comm, PETSC_ERR_ARG_WRONGSTATE, "Call WLMVelocitySetSnapshots() before WLMVelocitySetUp()");
   PetscCall(WLMSnapshotsGetDimension(vel->snaps, &vel->dim));
+  if (vel->source == WLM_VELOCITY_OT || vel->source == WLM_VELOCITY_DICE) PetscCall(CheckWholeSnapshots(vel));
   switch (vel->source) {
   case WLM_VELOCITY_DATA:
     PetscCall(WLMSnapshotsHasVelocity(vel->snaps, &has));
@@ -157,7 +171,11 @@ PetscInt WLMVelocityAllowedPosition(WLMVelocity vel, PetscInt s)
 - s   - snapshot index; must be in the allowed list
 
   Output Parameter:
-. v - velocities [N_s][dim], in the row order of the snapshot
+. v - velocities [n][dim] of this rank's n rows of the snapshot, in their row order (all N_s rows when the data is replicated)
+
+  Notes:
+  Sources data and zero work with sharded snapshots; ot and dice need the whole snapshots on
+  every rank, and WLMVelocitySetUp() rejects them for data sharded over more than one rank.
 @*/
 PetscErrorCode WLMVelocityCompute(WLMVelocity vel, PetscInt s, PetscReal v[])
 {
@@ -170,10 +188,10 @@ PetscErrorCode WLMVelocityCompute(WLMVelocity vel, PetscInt s, PetscReal v[])
   PetscCall(WLMSnapshotsGetSnapshot(vel->snaps, s, &snap));
   switch (vel->source) {
   case WLM_VELOCITY_DATA:
-    PetscCall(PetscArraycpy(v, snap.v, snap.N * vel->dim));
+    PetscCall(PetscArraycpy(v, snap.v, snap.n * vel->dim));
     break;
   case WLM_VELOCITY_ZERO:
-    PetscCall(PetscArrayzero(v, snap.N * vel->dim));
+    PetscCall(PetscArrayzero(v, snap.n * vel->dim));
     break;
   case WLM_VELOCITY_OT:
     PetscCall(WLMVelocityCompute_OT(vel, s, v));

@@ -10,7 +10,7 @@
 #include <wlm/wlmadamw.h>
 #include <petsc/private/petscimpl.h>
 
-PETSC_EXTERN PetscLogEvent WLMTRAIN_Step, WLMTRAIN_Rollout, WLMTRAIN_Loss, WLMTRAIN_Adjoint, WLMTRAIN_Allreduce, WLMTRAIN_Evaluate, WLMTRAIN_Checkpoint;
+PETSC_EXTERN PetscLogEvent WLMTRAIN_Step, WLMTRAIN_Rollout, WLMTRAIN_Loss, WLMTRAIN_Adjoint, WLMTRAIN_Allreduce, WLMTRAIN_Evaluate, WLMTRAIN_Checkpoint, WLMTRAIN_Fetch;
 
 #define WLM_MAX_HOLDOUT 256
 
@@ -34,9 +34,12 @@ typedef struct {
 struct _p_WLMTrainer {
   PETSCHEADER(int);
 
-  /* data: every rank holds every snapshot */
-  char             data_file[PETSC_MAX_PATH_LEN];
-  WLMSnapshots     snaps;
+  /* data (distribution.c): every rank stores every snapshot (replicated), or each rank of a group the block of rows of its share (sharded) */
+  char                data_file[PETSC_MAX_PATH_LEN];
+  WLMDataDistribution data_distribution; /* as set, -wlm_data_distribution */
+  PetscBool           sharded;           /* resolved at set-up: snaps and v0 live on group_comm, sharded */
+  PetscInt            fetch_round_rows;  /* rows per rank in one round of WLMTrainerFetchRows(), 0 for the default (tests set it) */
+  WLMSnapshots        snaps;
   PetscInt         nsnap, dim, max_count;
   const PetscReal *times;
 
@@ -72,7 +75,8 @@ struct _p_WLMTrainer {
   PetscBool    learn_friction;
   PetscReal    friction0; /* initial (or fixed) friction */
   PetscReal    lr_friction;
-  PetscReal  **v0; /* initial velocities of each snapshot that can start a rollout [nsnap][count*dim], NULL elsewhere */
+  const PetscReal **v0;       /* initial velocities of each snapshot that can start a rollout [nsnap][rows on this rank * dim], or NULL */
+  PetscReal       **v0_owned; /* the arrays of v0 that the trainer allocated [nsnap]; NULL where v0 uses the file's velocities in place */
 
   /* optimizer: params = (theta, log gamma) */
   PetscInt   nparams;
@@ -135,6 +139,12 @@ PETSC_EXTERN void           WLMTrainerShareRange(WLMTrainer, PetscInt, PetscInt 
 PETSC_EXTERN PetscInt       WLMTrainerShareMax(WLMTrainer, PetscInt);
 PETSC_EXTERN PetscErrorCode WLMTrainerGatherShares(WLMTrainer, PetscInt, const PetscReal[], PetscReal[]);
 PETSC_EXTERN PetscErrorCode WLMTrainerCheckWholePopulation(WLMTrainer, const char[]);
+
+/* data distribution (distribution.c): rows of a snapshot, wherever they live */
+PETSC_EXTERN PetscErrorCode WLMTrainerResolveDataDistribution(WLMTrainer);
+PETSC_EXTERN PetscErrorCode WLMTrainerFetchRows(WLMTrainer, PetscInt, PetscInt, const PetscInt[], PetscReal[]);
+PETSC_EXTERN PetscErrorCode WLMTrainerFetchStartRows(WLMTrainer, PetscInt, PetscInt, const PetscInt[], PetscReal[], PetscReal[]);
+PETSC_EXTERN PetscErrorCode WLMTrainerGetShareRows(WLMTrainer, PetscInt, const PetscReal **, const PetscReal **);
 
 /* set-up pieces (setup.c, split.c) */
 PETSC_EXTERN PetscErrorCode WLMTrainerSplitSnapshots(WLMTrainer);
