@@ -3,7 +3,8 @@
    with all P ranks in one group (R = P) gives the same loss and gradient as
    the data-parallel trainer (R = 1) to summation order, for every potential
    type and loss type; run with 1, 2 and 3 ranks this covers R = 1, 2 and 3.
-   The group's loss runs with the gathered clouds and with the ring exchange.
+   The group's loss and potential run with gathered clouds and partners, and
+   with both ring exchanges.
    Shares are uneven (17 particles per rollout), and the evaluation, which
    gathers the sharded predictions, gives the same W1.
 */
@@ -76,8 +77,8 @@ START_TEST(test_group_equals_data_parallel)
       ck_assert_msg(PetscAbsReal(loss1 - lossR) <= 1e-10 * PetscAbsReal(loss1), "%s with %s: loss %.17g with R = 1 but %.17g with R = %d", potentials[p], losses[l], (double)loss1, (double)lossR, wlm_test_size);
       ck_assert_msg(RelativeDifference(n1, g1, gR) < 1e-9, "%s with %s: gradients differ by %g relative with R = %d", potentials[p], losses[l], (double)RelativeDifference(n1, g1, gR), wlm_test_size);
 
-      /* the same group with the loss's ring exchange in place of the gathered clouds */
-      PetscSNPrintf(options, sizeof(options), "%s %s -wlm_loss_type %s -wlm_data %s -wlm_ensemble_ranks %d -wlm_loss_exchange ring", ENSEMBLE_OPTIONS, potentials[p], losses[l], data, wlm_test_size);
+      /* the same group with the ring exchanges of the loss and of the potential in place of gathered clouds and partners */
+      PetscSNPrintf(options, sizeof(options), "%s %s -wlm_loss_type %s -wlm_data %s -wlm_ensemble_ranks %d -wlm_loss_exchange ring -wlm_potential_exchange ring", ENSEMBLE_OPTIONS, potentials[p], losses[l], data, wlm_test_size);
       WLMTestCall(OneStep(options, &lossRing, &nRing, &gRing));
       ck_assert_int_eq(n1, nRing);
       ck_assert_msg(PetscAbsReal(loss1 - lossRing) <= 1e-10 * PetscAbsReal(loss1), "%s with %s: loss %.17g with R = 1 but %.17g with R = %d and the ring", potentials[p], losses[l], (double)loss1, (double)lossRing, wlm_test_size);
