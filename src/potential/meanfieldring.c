@@ -16,7 +16,7 @@
    its rows with the block's rows n_q/2..n_q-1.  The next block is received
    while the current one is used, and the sums of a round travel while the
    next round computes (MPI_Isend/MPI_Irecv).  Each rank runs about
-   N^2 / (2 R) pairs; a round sends one block of max_q n_q (dim + 1) reals
+   N^2 / (2 R) pairs.  A round sends one block of max_q n_q (dim + 1) reals
    (2 dim + 1 with cotangents) and one block of sums, max_q n_q dim reals
    (2 dim with products).
 
@@ -38,7 +38,7 @@ static PetscInt BlockLayout(PetscInt dim, PetscInt nmax, PetscBool tangent, Pets
   return *offl + (tangent ? nmax * dim : 0);
 }
 
-/* Grows the arrays of this rank's particles to n and each of the four block buffers to len reals. */
+/* Grows the arrays of this rank's particles to n, and each of the five buffers of blocks and block sums to len reals. */
 static PetscErrorCode RingReserve(WLMPotential pot, PetscInt n, PetscInt len)
 {
   MeanfieldRing *rg  = &((Meanfield *)pot->data)->ring;
@@ -319,7 +319,7 @@ static PetscErrorCode RingBatchPairs(WLMPotential pot, PairPass pass, PetscReal 
   PetscCallMPI(MPI_Alltoallv(rg->send, rg->scounts, rg->sdispls, MPIU_REAL, rg->recv, rg->rcounts, rg->rdispls, MPIU_REAL, comm));
   PetscCall(PetscLogEventEnd(WLMPOTENTIAL_Communication, pot, 0, 0, 0));
 
-  /* slot p - p0 holds the particle at position p of the shuffle */
+  /* slot p - p0 contains the particle at position p of the shuffle */
   for (PetscInt r = 0; r < nrecv; r++) {
     const PetscReal *rec  = rg->recv + r * reclen;
     const PetscInt   slot = (PetscInt)rec[0] - p0;

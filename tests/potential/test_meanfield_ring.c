@@ -1,10 +1,10 @@
 /*
    Ring exchange of the meanfield potential (-wlm_potential_exchange ring)
-   against the gathered exchange on the same communicator: energy, forces,
+   against the gathered exchange on the same communicator.  Energy, forces,
    both products and the parameter gradient agree to summation order, for
-   all pairs and for random batches, with uneven shares (a rank with no
-   particle, a rank with one), both pair inputs, the cutoff, the time input
-   and non-uniform masses.  One finite-difference check runs in ring mode.
+   all pairs and for random batches.  The cases cover uneven shares (a rank
+   with no particle, a rank with one), both pair inputs, the cutoff, the
+   time input and non-uniform masses.  One finite-difference check runs in ring mode.
    On one rank the ring is never used, so the program runs on 2, 3 and 4.
 */
 #include "wlmtest.h"
@@ -63,9 +63,12 @@ static void Share(PetscInt layout, PetscInt N, PetscInt *start, PetscInt *n)
 
   for (PetscInt q = 0; q < size; q++) {
     if (layout == 0) count[q] = EvenShare(N, 0, size, q);
-    else if (layout == 1 && size > 2) count[q] = q == 0 ? 0 : q == 1 ? 1 : EvenShare(N - 1, 2, size, q);
-    else if (layout == 1) count[q] = q == 0 ? 0 : N;
-    else count[q] = q == 0 ? 1 : EvenShare(N - 1, 1, size, q);
+    else if (layout == 2 && q == 0) count[q] = 1;
+    else if (layout == 2) count[q] = EvenShare(N - 1, 1, size, q);
+    else if (q == 0) count[q] = 0;
+    else if (size == 2) count[q] = N;
+    else if (q == 1) count[q] = 1;
+    else count[q] = EvenShare(N - 1, 2, size, q);
   }
   for (PetscInt q = 0; q < wlm_test_rank; q++) first += count[q];
   *start = first;
@@ -193,7 +196,7 @@ START_TEST(test_ring_all_pairs)
 }
 END_TEST
 
-/* More particles than one tile holds on every rank, so tiles fill up inside every round. */
+/* 97 particles: the ranks with many particles fill several tiles inside each round. */
 START_TEST(test_ring_many_tiles)
 {
   const RingConfig c = {PETSC_TRUE, PETSC_TRUE, WLM_PAIR_INPUT_DIFFERENCE, 0.0, 0};
