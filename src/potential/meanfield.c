@@ -84,61 +84,78 @@ static PetscErrorCode MeanfieldReserve(WLMPotential pot, PetscInt N)
   PetscFunctionReturn(0);
 }
 
-/* Gathers the particle counts of the ranks into mf->pcounts and mf->counts; returns N, this rank's first global index and the largest count. */
-static PetscErrorCode MeanfieldCounts(WLMPotential pot, PetscInt n, PetscInt *N, PetscInt *start, PetscInt *nmax)
+/*
+   Gathers the particle counts of the ranks into mf->pcounts and mf->counts.
+   Returns N, this rank's first global index, the largest count, whether
+   the ranks with particles pass masses, and otherwise the uniform mass 1/N
+   (as WLMPotentialGetUniformMass() returns, without its reduction).  A rank
+   without particles may pass NULL for any array, so its w does not decide.
+*/
+static PetscErrorCode MeanfieldCounts(WLMPotential pot, PetscInt n, const PetscReal *w, PetscInt *N, PetscInt *start, PetscInt *nmax, PetscBool *masses, PetscReal *mass)
 {
   Meanfield     *mf   = (Meanfield *)pot->data;
   MPI_Comm       comm = PetscObjectComm((PetscObject)pot);
   const PetscInt dim  = pot->dim;
-  PetscMPIInt    size, rank, nn;
+  PetscMPIInt    size, rank, nn, with = 0, without = 0, passed = 0;
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_size(comm, &size));
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   PetscCall(PetscMPIIntCast(n, &nn));
   PetscCall(MeanfieldReserve(pot, 0));
+  /* the sign carries the masses: -n - 1 for a rank that passes no masses */
+  nn = w ? nn : -nn - 1;
   PetscCallMPI(MPI_Allgather(&nn, 1, MPI_INT, mf->pcounts, 1, MPI_INT, comm));
   *N    = 0;
   *nmax = 0;
   for (PetscMPIInt q = 0; q < size; q++) {
+    if (mf->pcounts[q] < 0) {
+      mf->pcounts[q] = -mf->pcounts[q] - 1;
+      if (mf->pcounts[q] > 0) without++;
+    } else {
+      passed++;
+      if (mf->pcounts[q] > 0) with++;
+    }
     mf->pdispls[q] = (PetscMPIInt)*N;
     mf->counts[q]  = (PetscMPIInt)(mf->pcounts[q] * dim);
     mf->displs[q]  = (PetscMPIInt)(*N * dim);
     *N += mf->pcounts[q];
     *nmax = PetscMax(*nmax, (PetscInt)mf->pcounts[q]);
   }
-  *start = mf->pdispls[rank];
+  PetscCheck(!with || !without, comm, PETSC_ERR_ARG_NULL, "Of the ranks with particles, %d passed masses and %d passed NULL; pass masses on every rank or on none", (int)with, (int)without);
+  PetscCheck(*N > 0 || passed, comm, PETSC_ERR_ARG_OUTOFRANGE, "The population has no particles");
+  *start  = mf->pdispls[rank];
+  *masses = with ? PETSC_TRUE : PETSC_FALSE;
+  *mass   = with || *N == 0 ? 0.0 : 1.0 / (PetscReal)*N;
   PetscFunctionReturn(0);
 }
 
 /*
-   Gathers positions, masses and (when lambda is given) cotangents of the
-   whole population of N particles into xall, wall, lall, after
-   MeanfieldCounts().
+   Gathers positions, masses (when masses is true, else the uniform mass)
+   and, for the products pass, cotangents of the whole population of N
+   particles into xall, wall, lall, after MeanfieldCounts().
 */
-static PetscErrorCode MeanfieldGather(WLMPotential pot, PetscInt n, const PetscReal *x, const PetscReal *w, const PetscReal *lambda, PetscInt N)
+static PetscErrorCode MeanfieldGather(WLMPotential pot, PetscInt n, const PetscReal *x, const PetscReal *w, const PetscReal *lambda, PetscInt N, PetscBool masses, PetscBool tangent, PetscReal mass)
 {
   Meanfield     *mf   = (Meanfield *)pot->data;
   MPI_Comm       comm = PetscObjectComm((PetscObject)pot);
   const PetscInt dim  = pot->dim;
   PetscMPIInt    size, rank;
-  PetscReal      mass = 0;
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_size(comm, &size));
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
   PetscCall(MeanfieldReserve(pot, N));
-  if (!w) PetscCall(WLMPotentialGetUniformMass(pot, n, &mass));
 
   if (size == 1) {
     PetscCall(PetscArraycpy(mf->xall, x, n * dim));
-    if (lambda) PetscCall(PetscArraycpy(mf->lall, lambda, n * dim));
-    for (PetscInt i = 0; i < n; i++) mf->wall[i] = w ? w[i] : mass;
+    if (tangent) PetscCall(PetscArraycpy(mf->lall, lambda, n * dim));
+    for (PetscInt i = 0; i < n; i++) mf->wall[i] = masses ? w[i] : mass;
   } else {
     PetscCall(PetscLogEventBegin(WLMPOTENTIAL_Communication, pot, 0, 0, 0));
     PetscCallMPI(MPI_Allgatherv(x, mf->counts[rank], MPIU_REAL, mf->xall, mf->counts, mf->displs, MPIU_REAL, comm));
-    if (lambda) PetscCallMPI(MPI_Allgatherv(lambda, mf->counts[rank], MPIU_REAL, mf->lall, mf->counts, mf->displs, MPIU_REAL, comm));
-    if (w) PetscCallMPI(MPI_Allgatherv(w, mf->pcounts[rank], MPIU_REAL, mf->wall, mf->pcounts, mf->pdispls, MPIU_REAL, comm));
+    if (tangent) PetscCallMPI(MPI_Allgatherv(lambda, mf->counts[rank], MPIU_REAL, mf->lall, mf->counts, mf->displs, MPIU_REAL, comm));
+    if (masses) PetscCallMPI(MPI_Allgatherv(w, mf->pcounts[rank], MPIU_REAL, mf->wall, mf->pcounts, mf->pdispls, MPIU_REAL, comm));
     else
       for (PetscInt i = 0; i < N; i++) mf->wall[i] = mass;
     PetscCall(PetscLogEventEnd(WLMPOTENTIAL_Communication, pot, 0, 0, 0));
@@ -240,20 +257,21 @@ static PetscErrorCode MeanfieldPairPart(WLMPotential pot, PairPass pass, PetscRe
   Meanfield     *mf  = (Meanfield *)pot->data;
   const PetscInt dim = pot->dim;
   PetscInt       N, start, nmax;
-  PetscBool      ring;
+  PetscBool      ring, masses;
+  PetscReal      mass;
 
   PetscFunctionBeginUser;
-  PetscCall(MeanfieldCounts(pot, n, &N, &start, &nmax));
+  PetscCall(MeanfieldCounts(pot, n, w, &N, &start, &nmax, &masses, &mass));
   PetscCall(WLMPotentialUseRing(pot, N, &ring));
   if (ring) {
-    PetscCall(MeanfieldRingPairSum(pot, pass, t, n, x, w, lambda, N, start, nmax, Upair, gradtheta));
+    PetscCall(MeanfieldRingPairSum(pot, pass, t, n, x, masses ? w : NULL, mass, lambda, N, start, nmax, Upair, gradtheta));
     for (PetscInt e = 0; F && e < n * dim; e++) F[e] = -mf->ring.g[e];
     for (PetscInt e = 0; gradx && e < n * dim; e++) gradx[e] = -mf->ring.h[e];
     *wlocal = mf->ring.w;
     PetscFunctionReturn(0);
   }
 
-  PetscCall(MeanfieldGather(pot, n, x, w, lambda, N));
+  PetscCall(MeanfieldGather(pot, n, x, w, lambda, N, masses, (PetscBool)(pass == PAIR_PRODUCTS), mass));
   PetscCall(MeanfieldPairSum(pot, pass, t, N, start, n, Upair, gradtheta));
   /* the reductions follow the pass, not the pointers: a rank without particles may pass NULL arrays */
   if (pass == PAIR_FORCES || pass == PAIR_PRODUCTS) {

@@ -89,7 +89,7 @@ PETSC_INTERN PetscErrorCode MeanfieldTile(WLMPotential, PairPass, PetscReal, Pet
 PETSC_INTERN PetscErrorCode MeanfieldAddPair(WLMPotential, PairPass, PetscReal, PetscInt, PetscInt, PetscInt *, PetscReal *, PetscReal *);
 PETSC_INTERN PetscErrorCode MeanfieldReserveOrder(WLMPotential, PetscInt);
 PETSC_INTERN void           MeanfieldBatchShuffle(Meanfield *, PetscReal, PetscInt);
-PETSC_INTERN PetscErrorCode MeanfieldRingPairSum(WLMPotential, PairPass, PetscReal, PetscInt, const PetscReal[], const PetscReal[], const PetscReal[], PetscInt, PetscInt, PetscInt, PetscReal *, PetscReal[]);
+PETSC_INTERN PetscErrorCode MeanfieldRingPairSum(WLMPotential, PairPass, PetscReal, PetscInt, const PetscReal[], const PetscReal[], PetscReal, const PetscReal[], PetscInt, PetscInt, PetscInt, PetscReal *, PetscReal[]);
 PETSC_INTERN PetscErrorCode MeanfieldRingDestroy(MeanfieldRing *);
 
 #endif

@@ -361,6 +361,7 @@ static PetscErrorCode RingBatchPairs(WLMPotential pot, PairPass pass, PetscReal 
 . pass      - which outputs the call needs
 . t         - time
 . n, x, w   - this rank's particles, their positions [n][dim] and masses (NULL for uniform)
+. mass      - the uniform mass, used when w is NULL
 . lambda    - cotangents [n][dim] for the products pass, else NULL
 . N, start  - particles over the ranks and this rank's first global index
 - nmax      - the largest n over the ranks
@@ -373,17 +374,15 @@ static PetscErrorCode RingBatchPairs(WLMPotential pot, PairPass pass, PetscReal 
   the forces and products passes, mf->ring.g and mf->ring.h the sums of g
   and dg over their pairs.
 */
-PetscErrorCode MeanfieldRingPairSum(WLMPotential pot, PairPass pass, PetscReal t, PetscInt n, const PetscReal x[], const PetscReal w[], const PetscReal lambda[], PetscInt N, PetscInt start, PetscInt nmax, PetscReal *U, PetscReal gradtheta[])
+PetscErrorCode MeanfieldRingPairSum(WLMPotential pot, PairPass pass, PetscReal t, PetscInt n, const PetscReal x[], const PetscReal w[], PetscReal mass, const PetscReal lambda[], PetscInt N, PetscInt start, PetscInt nmax, PetscReal *U, PetscReal gradtheta[])
 {
   Meanfield     *mf  = (Meanfield *)pot->data;
   MeanfieldRing *rg  = &mf->ring;
   const PetscInt dim = pot->dim;
   PetscInt       offw, offl;
-  PetscReal      mass = 0;
 
   PetscFunctionBeginUser;
   PetscCall(RingReserve(pot, n, BlockLayout(dim, nmax, PETSC_TRUE, &offw, &offl)));
-  if (!w) PetscCall(WLMPotentialGetUniformMass(pot, n, &mass));
   for (PetscInt i = 0; i < n; i++) rg->w[i] = w ? w[i] : mass;
   PetscCall(PetscArrayzero(rg->g, n * dim));
   PetscCall(PetscArrayzero(rg->h, n * dim));

@@ -129,6 +129,7 @@ static PetscErrorCode RingVersusGather(const RingConfig *c, PetscInt N, PetscInt
   WLMPotential   ring, gather;
   RingOutputs    o[2];
   PetscReal     *x, *w, *lambda, diff;
+  const PetscReal *xs, *ws, *ls;
   PetscInt       start, n, np;
 
   PetscFunctionBeginUser;
@@ -141,8 +142,12 @@ static PetscErrorCode RingVersusGather(const RingConfig *c, PetscInt N, PetscInt
   for (PetscInt i = 0; i < N; i++) w[i] = 0.5 + 1.0 / (i + 2);
   Share(layout, N, &start, &n);
   for (PetscInt k = 0; k < 2; k++) PetscCall(PetscMalloc5(n * dim, &o[k].F, n * dim, &o[k].FP, n * dim, &o[k].gradx, np, &o[k].prod, np, &o[k].grad));
-  PetscCall(Evaluate(ring, 0.35, n, x + start * dim, masses ? w + start : NULL, lambda + start * dim, &o[0]));
-  PetscCall(Evaluate(gather, 0.35, n, x + start * dim, masses ? w + start : NULL, lambda + start * dim, &o[1]));
+  /* a rank without particles passes NULL arrays, as callers with PetscMalloc'd empty shares do */
+  xs  = n ? x + start * dim : NULL;
+  ws  = n && masses ? w + start : NULL;
+  ls  = n ? lambda + start * dim : NULL;
+  PetscCall(Evaluate(ring, 0.35, n, xs, ws, ls, &o[0]));
+  PetscCall(Evaluate(gather, 0.35, n, xs, ws, ls, &o[1]));
 
   d->energy = WLMTestRelativeError(o[0].U, o[1].U, PETSC_SMALL);
   d->energy = PetscMax(d->energy, WLMTestRelativeError(o[0].UF, o[1].UF, PETSC_SMALL));
@@ -220,6 +225,22 @@ START_TEST(test_ring_batches)
       WLMTestCall(RingVersusGather(&c, 23, layout, (PetscBool)(cs % 2 == 0), 400 + cs, &d));
       CheckDifferences("batches", cs, &d);
     }
+  }
+}
+END_TEST
+
+/* Ranks with particles must agree on passing masses; the error names the counts, on both exchanges. */
+START_TEST(test_ring_mixed_masses)
+{
+  const RingConfig c = {PETSC_FALSE, PETSC_TRUE, WLM_PAIR_INPUT_DISTANCE2, 0.0, 0};
+  PetscReal        x[6] = {0.1, 0.2, 0.3, -0.4, 0.5, 0.6}, w[2] = {0.5, 0.5}, F[6], U;
+
+  for (PetscInt e = 0; e < 2; e++) {
+    WLMPotential pot;
+
+    WLMTestCall(CreateRingModel(&c, e ? WLM_POTENTIAL_EXCHANGE_RING : WLM_POTENTIAL_EXCHANGE_GATHER, &pot));
+    WLMTestExpectError(WLMPotentialComputeForces(pot, 0.0, 2, x, wlm_test_rank == 0 ? NULL : w, &U, F), PETSC_ERR_ARG_NULL, "pass masses on every rank or on none");
+    WLMTestCall(WLMPotentialDestroy(&pot));
   }
 }
 END_TEST
@@ -310,6 +331,7 @@ Suite *WLMTestSuite(void)
   tcase_add_test(tc, test_ring_all_pairs);
   tcase_add_test(tc, test_ring_many_tiles);
   tcase_add_test(tc, test_ring_batches);
+  tcase_add_test(tc, test_ring_mixed_masses);
   tcase_add_test(tc, test_ring_finite_differences);
   suite_add_tcase(s, tc);
   return s;
