@@ -50,56 +50,18 @@
    Sharding: the particle with global index I owns the pairs {I, (I + k) mod N}
    for k = 1..(N-1)/2, and k = N/2 as well when N is even and I < N/2; every
    unordered pair is owned once and each rank owns about n N / 2 of them.
-   All positions (and cotangents) are gathered, the gradients of all N
-   particles are accumulated locally and summed onto the owners with one
-   MPI_Reduce_scatter.
+   With the gathered exchange (-wlm_potential_exchange gather, and auto
+   below -wlm_potential_ring_min particles), all positions (and cotangents)
+   are gathered, the gradients of all N particles are accumulated locally
+   and summed onto the owners with one MPI_Reduce_scatter; memory per rank
+   is O(N).  The ring exchange (meanfieldring.c) keeps memory per rank at
+   O(N / P) and gives the same results up to summation order.  The pair
+   kernel itself is in meanfieldpairs.c.
 */
-#include <wlm/private/dense.h>
+#include "meanfield.h"
 #include <wlm/private/h5util.h>
 
-/* Pairs per tile: the MLP rows of one tile (two per pair for the difference input) stay in the L2 cache at width 64. */
-#define MEANFIELD_TILE 256
-
-typedef enum {
-  PAIR_ENERGY,
-  PAIR_FORCES,
-  PAIR_PRODUCTS,
-  PAIR_PARAMETERS /* energy and parameter gradient */
-} PairPass;
-
-typedef struct {
-  PetscBool       external; /* include the external field V */
-  WLMExternalPart part;     /* V */
-  PetscInt        pair_nlayers;
-  PetscInt        pair_width[WLM_MLP_MAX_LAYERS];
-  WLMActivation   pair_activation;
-  WLMPairInput    pair_input;
-  PetscReal       cutoff; /* R; 0 for no cutoff */
-  WLMMLP          pair;   /* M */
-
-  /* random batches */
-  PetscInt  batch;       /* K; 0 for all pairs */
-  uint64_t  batch_seed;  /* seed of the shuffles, with t */
-  PetscReal pair_scale;  /* s of the current call, 1 without batches */
-  PetscInt *order;       /* the shuffled particle order [capacity] */
-
-  /* one tile of pairs */
-  PetscInt  *pi, *pj;                    /* global indices [MEANFIELD_TILE] */
-  PetscReal *r, *delta;                  /* x_i - x_j and Lambda_i - Lambda_j [MEANFIELD_TILE][dim] */
-  PetscReal *sigma, *sdot, *c0, *c1, *c2; /* w_i w_j, d|r|^2 along Lambda, c and its derivatives [MEANFIELD_TILE] */
-  PetscReal *ybar, *dybar;               /* seeds of M and their tangents [2 MEANFIELD_TILE] */
-
-  /* the population on every rank */
-  PetscInt     capacity;     /* particles the buffers hold */
-  PetscReal   *xall, *lall;  /* positions and cotangents [N][dim] */
-  PetscReal   *wall;         /* masses [N] */
-  PetscReal   *gall, *hall;  /* grad U and H Lambda of all particles [N][dim] */
-  PetscReal   *share;        /* this rank's block after the reduction [n][dim] */
-  PetscMPIInt *counts, *displs; /* particle counts and offsets of the ranks, in reals */
-  PetscMPIInt *pcounts, *pdispls; /* the same in particles */
-} Meanfield;
-
-/* Allocates the tile buffers on first use and the population buffers whenever N grows. */
+/* Allocates the tile buffers and the per-rank counts on first use and, for the gathered exchange, the population buffers whenever N grows. */
 static PetscErrorCode MeanfieldReserve(WLMPotential pot, PetscInt N)
 {
   Meanfield     *mf  = (Meanfield *)pot->data;
@@ -116,54 +78,86 @@ static PetscErrorCode MeanfieldReserve(WLMPotential pot, PetscInt N)
   }
   if (N > mf->capacity) {
     PetscCall(PetscFree6(mf->xall, mf->lall, mf->wall, mf->gall, mf->hall, mf->share));
-    PetscCall(PetscFree(mf->order));
     PetscCall(PetscMalloc6(N * dim, &mf->xall, N * dim, &mf->lall, N, &mf->wall, N * dim, &mf->gall, N * dim, &mf->hall, N * dim, &mf->share));
-    PetscCall(PetscMalloc1(N, &mf->order));
     mf->capacity = N;
   }
   PetscFunctionReturn(0);
 }
 
 /*
-   Gathers positions, masses and (when lambda is given) cotangents of the
-   whole population into xall, wall, lall; returns N and this rank's first
-   global index.
+   Gathers the particle counts of the ranks into mf->pcounts and mf->counts.
+   Returns N, this rank's first global index, the largest count, whether
+   the ranks with particles pass masses, and otherwise the uniform mass 1/N
+   (as WLMPotentialGetUniformMass() returns, without its reduction).  A rank
+   without particles may pass NULL for any array, so its w does not decide.
 */
-static PetscErrorCode MeanfieldGather(WLMPotential pot, PetscInt n, const PetscReal *x, const PetscReal *w, const PetscReal *lambda, PetscInt *N, PetscInt *start)
+static PetscErrorCode MeanfieldCounts(WLMPotential pot, PetscInt n, const PetscReal *w, PetscInt *N, PetscInt *start, PetscInt *nmax, PetscBool *masses, PetscReal *mass)
 {
   Meanfield     *mf   = (Meanfield *)pot->data;
   MPI_Comm       comm = PetscObjectComm((PetscObject)pot);
   const PetscInt dim  = pot->dim;
-  PetscMPIInt    size, rank, nn = (PetscMPIInt)n;
-  PetscReal      mass = 0;
+  PetscMPIInt    size, rank, nn, with = 0, without = 0, passed = 0;
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_size(comm, &size));
   PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCall(PetscMPIIntCast(n, &nn));
   PetscCall(MeanfieldReserve(pot, 0));
+  /* the sign carries the masses: -n - 1 for a rank that passes no masses */
+  nn = w ? nn : -nn - 1;
   PetscCallMPI(MPI_Allgather(&nn, 1, MPI_INT, mf->pcounts, 1, MPI_INT, comm));
-  *N = 0;
+  *N    = 0;
+  *nmax = 0;
   for (PetscMPIInt q = 0; q < size; q++) {
+    if (mf->pcounts[q] < 0) {
+      mf->pcounts[q] = -mf->pcounts[q] - 1;
+      if (mf->pcounts[q] > 0) without++;
+    } else {
+      passed++;
+      if (mf->pcounts[q] > 0) with++;
+    }
     mf->pdispls[q] = (PetscMPIInt)*N;
     mf->counts[q]  = (PetscMPIInt)(mf->pcounts[q] * dim);
     mf->displs[q]  = (PetscMPIInt)(*N * dim);
     *N += mf->pcounts[q];
+    *nmax = PetscMax(*nmax, (PetscInt)mf->pcounts[q]);
   }
-  *start = mf->pdispls[rank];
-  PetscCall(MeanfieldReserve(pot, *N));
-  if (!w) PetscCall(WLMPotentialGetUniformMass(pot, n, &mass));
+  PetscCheck(!with || !without, comm, PETSC_ERR_ARG_NULL, "Of the ranks with particles, %d passed masses and %d passed NULL; pass masses on every rank or on none", (int)with, (int)without);
+  PetscCheck(*N > 0 || passed, comm, PETSC_ERR_ARG_OUTOFRANGE, "The population has no particles");
+  *start  = mf->pdispls[rank];
+  *masses = with ? PETSC_TRUE : PETSC_FALSE;
+  *mass   = with || *N == 0 ? 0.0 : 1.0 / (PetscReal)*N;
+  PetscFunctionReturn(0);
+}
+
+/*
+   Gathers positions, masses (when masses is true, else the uniform mass)
+   and, for the products pass, cotangents of the whole population of N
+   particles into xall, wall, lall, after MeanfieldCounts().
+*/
+static PetscErrorCode MeanfieldGather(WLMPotential pot, PetscInt n, const PetscReal *x, const PetscReal *w, const PetscReal *lambda, PetscInt N, PetscBool masses, PetscBool tangent, PetscReal mass)
+{
+  Meanfield     *mf   = (Meanfield *)pot->data;
+  MPI_Comm       comm = PetscObjectComm((PetscObject)pot);
+  const PetscInt dim  = pot->dim;
+  PetscMPIInt    size, rank;
+
+  PetscFunctionBeginUser;
+  PetscCallMPI(MPI_Comm_size(comm, &size));
+  PetscCallMPI(MPI_Comm_rank(comm, &rank));
+  PetscCall(MeanfieldReserve(pot, N));
 
   if (size == 1) {
     PetscCall(PetscArraycpy(mf->xall, x, n * dim));
-    if (lambda) PetscCall(PetscArraycpy(mf->lall, lambda, n * dim));
-    for (PetscInt i = 0; i < n; i++) mf->wall[i] = w ? w[i] : mass;
+    if (tangent) PetscCall(PetscArraycpy(mf->lall, lambda, n * dim));
+    for (PetscInt i = 0; i < n; i++) mf->wall[i] = masses ? w[i] : mass;
   } else {
     PetscCall(PetscLogEventBegin(WLMPOTENTIAL_Communication, pot, 0, 0, 0));
     PetscCallMPI(MPI_Allgatherv(x, mf->counts[rank], MPIU_REAL, mf->xall, mf->counts, mf->displs, MPIU_REAL, comm));
-    if (lambda) PetscCallMPI(MPI_Allgatherv(lambda, mf->counts[rank], MPIU_REAL, mf->lall, mf->counts, mf->displs, MPIU_REAL, comm));
-    if (w) PetscCallMPI(MPI_Allgatherv(w, nn, MPIU_REAL, mf->wall, mf->pcounts, mf->pdispls, MPIU_REAL, comm));
+    if (tangent) PetscCallMPI(MPI_Allgatherv(lambda, mf->counts[rank], MPIU_REAL, mf->lall, mf->counts, mf->displs, MPIU_REAL, comm));
+    if (masses) PetscCallMPI(MPI_Allgatherv(w, mf->pcounts[rank], MPIU_REAL, mf->wall, mf->pcounts, mf->pdispls, MPIU_REAL, comm));
     else
-      for (PetscInt i = 0; i < *N; i++) mf->wall[i] = mass;
+      for (PetscInt i = 0; i < N; i++) mf->wall[i] = mass;
     PetscCall(PetscLogEventEnd(WLMPOTENTIAL_Communication, pot, 0, 0, 0));
   }
   PetscFunctionReturn(0);
@@ -187,194 +181,6 @@ static PetscErrorCode MeanfieldReduce(WLMPotential pot, PetscInt N, PetscInt sta
   PetscFunctionReturn(0);
 }
 
-/* Cutoff c(s) = (1 - s/R^2)^3 and its first two derivatives in s; no cutoff when R = 0. */
-static inline void Cutoff(PetscReal R, PetscReal s, PetscReal *c0, PetscReal *c1, PetscReal *c2)
-{
-  if (R <= 0) {
-    *c0 = 1.0;
-    *c1 = 0.0;
-    *c2 = 0.0;
-  } else {
-    const PetscReal R2 = R * R, v = 1.0 - s / R2;
-
-    *c0 = v * v * v;
-    *c1 = -3.0 * v * v / R2;
-    *c2 = 6.0 * v / (R2 * R2);
-  }
-}
-
-/* Fills the input rows of M for np pairs (and the tangent rows for products); returns the row count. */
-static PetscInt MeanfieldLoadRows(Meanfield *mf, PetscInt dim, PetscBool time_input, PetscReal t, PetscInt np, PetscBool tangent)
-{
-  const PetscInt nin = mf->pair.nin;
-  PetscReal     *in  = mf->pair.input;
-  PetscInt       m;
-
-  if (mf->pair_input == WLM_PAIR_INPUT_DISTANCE2) {
-    m = np;
-    for (PetscInt p = 0; p < np; p++) {
-      PetscReal s = 0;
-
-      for (PetscInt k = 0; k < dim; k++) s += mf->r[p * dim + k] * mf->r[p * dim + k];
-      in[p * nin] = s;
-      if (time_input) in[p * nin + 1] = t;
-      if (tangent) {
-        in[(m + p) * nin] = mf->sdot[p];
-        if (time_input) in[(m + p) * nin + 1] = 0.0;
-      }
-    }
-  } else {
-    m = 2 * np;
-    for (PetscInt p = 0; p < np; p++) {
-      for (PetscInt k = 0; k < dim; k++) {
-        in[2 * p * nin + k]       = mf->r[p * dim + k];
-        in[(2 * p + 1) * nin + k] = -mf->r[p * dim + k];
-        if (tangent) {
-          in[(m + 2 * p) * nin + k]     = mf->delta[p * dim + k];
-          in[(m + 2 * p + 1) * nin + k] = -mf->delta[p * dim + k];
-        }
-      }
-      if (time_input) {
-        in[2 * p * nin + dim]       = t;
-        in[(2 * p + 1) * nin + dim] = t;
-        if (tangent) {
-          in[(m + 2 * p) * nin + dim]     = 0.0;
-          in[(m + 2 * p + 1) * nin + dim] = 0.0;
-        }
-      }
-    }
-  }
-  return m;
-}
-
-/*
-   Evaluates one tile of np pairs whose indices are in mf->pi, mf->pj and
-   adds sigma W(r) to *U.  For forces it adds g = sigma grad W to gall (+g
-   for i, -g for j).  For products it also adds sigma Hess W (Lambda_i -
-   Lambda_j) to hall in the same way, and the parameter product to gradtheta.
-   For parameters it adds sigma grad_theta W(r) to gradtheta and nothing to
-   gall.
-*/
-static PetscErrorCode MeanfieldTile(WLMPotential pot, PairPass pass, PetscReal t, PetscInt np, PetscReal *U, PetscReal *gradtheta)
-{
-  Meanfield      *mf = (Meanfield *)pot->data;
-  const PetscInt   dim = pot->dim, nin = mf->pair.nin, rows_per_pair = mf->pair_input == WLM_PAIR_INPUT_DISTANCE2 ? 1 : 2;
-  const PetscBool  tangent = (PetscBool)(pass == PAIR_PRODUCTS);
-  const PetscInt   offset  = mf->external ? mf->part.mlp.nparam : 0; /* the pair MLP's parameters follow those of V */
-  const PetscReal *theta   = pot->theta + offset;
-  PetscReal       *pair_gradtheta = gradtheta ? gradtheta + offset : NULL;
-  const PetscReal *y, *dy, *bar, *dbar;
-  PetscInt         m;
-  PetscReal        energy = 0;
-
-  PetscFunctionBeginUser;
-  /* geometry of the pairs */
-  for (PetscInt p = 0; p < np; p++) {
-    const PetscInt gi = mf->pi[p], gj = mf->pj[p];
-    PetscReal      s = 0, sd = 0;
-
-    for (PetscInt k = 0; k < dim; k++) {
-      const PetscReal rk = mf->xall[gi * dim + k] - mf->xall[gj * dim + k];
-
-      mf->r[p * dim + k] = rk;
-      s += rk * rk;
-      if (tangent) {
-        const PetscReal dk = mf->lall[gi * dim + k] - mf->lall[gj * dim + k];
-
-        mf->delta[p * dim + k] = dk;
-        sd += 2.0 * rk * dk;
-      }
-    }
-    mf->sigma[p] = mf->pair_scale * mf->wall[gi] * mf->wall[gj];
-    mf->sdot[p]  = sd;
-    Cutoff(mf->cutoff, s, &mf->c0[p], &mf->c1[p], &mf->c2[p]);
-  }
-  PetscCall(PetscLogFlops((tangent ? 8.0 : 4.0) * np * dim + 2.0 * np));
-
-  m = MeanfieldLoadRows(mf, dim, pot->time_input, t, np, tangent);
-  PetscCall(WLMMLPForward(&mf->pair, theta, m, tangent));
-  y  = mf->pair.output;
-  dy = mf->pair.output + m;
-
-  /* ymean: m(r) of each pair, the mean over its rows */
-  for (PetscInt p = 0; p < np; p++) {
-    const PetscReal ymean = rows_per_pair == 1 ? y[p] : 0.5 * (y[2 * p] + y[2 * p + 1]);
-
-    energy += mf->sigma[p] * mf->c0[p] * ymean;
-  }
-  *U += energy;
-  if (pass == PAIR_ENERGY) PetscFunctionReturn(0);
-
-  /* seeds: d(sigma c m)/dy and its tangent sigma c' sdot / rows */
-  for (PetscInt p = 0; p < np; p++) {
-    for (PetscInt q = 0; q < rows_per_pair; q++) {
-      mf->ybar[p * rows_per_pair + q]  = mf->sigma[p] * mf->c0[p] / rows_per_pair;
-      mf->dybar[p * rows_per_pair + q] = mf->sigma[p] * mf->c1[p] * mf->sdot[p] / rows_per_pair;
-    }
-  }
-  PetscCall(WLMMLPReverse(&mf->pair, theta, m, mf->ybar, tangent ? mf->dybar : NULL, tangent, tangent ? -1.0 : 1.0, pair_gradtheta));
-  if (pass == PAIR_PARAMETERS) PetscFunctionReturn(0);
-  bar  = mf->pair.barin;
-  dbar = mf->pair.barin + m * nin;
-
-  /* g = sigma grad W(r) = (dE/ds) 2 r from M's input gradient and the cutoff; dg its tangent */
-  for (PetscInt p = 0; p < np; p++) {
-    const PetscInt   gi = mf->pi[p], gj = mf->pj[p];
-    const PetscReal  sg = mf->sigma[p], *rp = mf->r + p * dim, *dp = mf->delta + p * dim;
-    PetscReal        ymean, dymean, coef, dcoef;
-
-    if (rows_per_pair == 1) {
-      ymean  = y[p];
-      dymean = tangent ? dy[p] : 0.0;
-      coef   = bar[p * nin] + sg * ymean * mf->c1[p];
-      dcoef  = tangent ? dbar[p * nin] + sg * (dymean * mf->c1[p] + ymean * mf->c2[p] * mf->sdot[p]) : 0.0;
-    } else {
-      ymean  = 0.5 * (y[2 * p] + y[2 * p + 1]);
-      dymean = tangent ? 0.5 * (dy[2 * p] + dy[2 * p + 1]) : 0.0;
-      coef   = sg * ymean * mf->c1[p];
-      dcoef  = tangent ? sg * (dymean * mf->c1[p] + ymean * mf->c2[p] * mf->sdot[p]) : 0.0;
-    }
-    for (PetscInt k = 0; k < dim; k++) {
-      PetscReal g = 2.0 * coef * rp[k];
-
-      if (rows_per_pair == 2) g += bar[2 * p * nin + k] - bar[(2 * p + 1) * nin + k];
-      mf->gall[gi * dim + k] += g;
-      mf->gall[gj * dim + k] -= g;
-      if (tangent) {
-        PetscReal dg = 2.0 * dcoef * rp[k] + 2.0 * coef * dp[k];
-
-        if (rows_per_pair == 2) dg += dbar[2 * p * nin + k] - dbar[(2 * p + 1) * nin + k];
-        mf->hall[gi * dim + k] += dg;
-        mf->hall[gj * dim + k] -= dg;
-      }
-    }
-  }
-  PetscCall(PetscLogFlops((tangent ? 16.0 : 6.0) * np * dim + 12.0 * np));
-  PetscFunctionReturn(0);
-}
-
-/* Adds pair {gi, gj} to the tile unless the cutoff excludes it; runs the tile when it is full. */
-static PetscErrorCode MeanfieldAddPair(WLMPotential pot, PairPass pass, PetscReal t, PetscInt gi, PetscInt gj, PetscInt *np, PetscReal *U, PetscReal *gradtheta)
-{
-  Meanfield     *mf  = (Meanfield *)pot->data;
-  const PetscInt dim = pot->dim;
-
-  PetscFunctionBeginUser;
-  if (mf->cutoff > 0) {
-    PetscReal s = 0;
-
-    for (PetscInt c = 0; c < dim; c++) s += (mf->xall[gi * dim + c] - mf->xall[gj * dim + c]) * (mf->xall[gi * dim + c] - mf->xall[gj * dim + c]);
-    if (s >= mf->cutoff * mf->cutoff) PetscFunctionReturn(0);
-  }
-  mf->pi[*np] = gi;
-  mf->pj[*np] = gj;
-  if (++(*np) == MEANFIELD_TILE) {
-    PetscCall(MeanfieldTile(pot, pass, t, *np, U, gradtheta));
-    *np = 0;
-  }
-  PetscFunctionReturn(0);
-}
-
 /*
    Runs the pair sum over the pairs inside this rank's share of the random
    batches: batches b with size b / B <= rank < size (b + 1) / B, B batches.
@@ -385,24 +191,15 @@ static PetscErrorCode MeanfieldBatchPairSum(WLMPotential pot, PairPass pass, Pet
   Meanfield     *mf = (Meanfield *)pot->data;
   const PetscInt K = mf->batch, nbatch = (N + K - 1) / K;
   PetscInt       np = 0, b0, b1;
-  PetscReal      together = 0;
   PetscMPIInt    size, rank;
-  WLMRandom      r;
 
   PetscFunctionBeginUser;
   PetscCallMPI(MPI_Comm_size(PetscObjectComm((PetscObject)pot), &size));
   PetscCallMPI(MPI_Comm_rank(PetscObjectComm((PetscObject)pot), &rank));
-  /* t enters through a rounded integer, so the adjoint's evaluations at the forward's times draw the same shuffle */
-  WLMRandomSeed(&r, mf->batch_seed, WLMRandomMix64((uint64_t)(int64_t)llround(t * 1e9)));
-  WLMRandomSample(&r, N, N, mf->order);
-  for (PetscInt b = 0; b < nbatch; b++) {
-    const PetscReal kb = (PetscReal)(PetscMin(N, (b + 1) * K) - b * K);
-
-    together += kb * (kb - 1);
-  }
-  mf->pair_scale = (PetscReal)N * (PetscReal)(N - 1) / together;
-  b0             = nbatch * rank / size;
-  b1             = nbatch * (rank + 1) / size;
+  PetscCall(MeanfieldReserveOrder(pot, N));
+  MeanfieldBatchShuffle(mf, t, N);
+  b0 = nbatch * rank / size;
+  b1 = nbatch * (rank + 1) / size;
   for (PetscInt b = b0; b < b1; b++) {
     const PetscInt *member = mf->order + b * K, kb = PetscMin(N, (b + 1) * K) - b * K;
 
@@ -418,17 +215,20 @@ static PetscErrorCode MeanfieldBatchPairSum(WLMPotential pot, PairPass pass, Pet
 
 /*
    Runs the pair sum over the pairs owned by this rank's particles
-   start..start+n-1 of N: adds this rank's share of the pair energy to *U,
-   and for forces and products the gradients to gall and hall.
+   start..start+n-1 of N, on the gathered population: adds this rank's share
+   of the pair energy to *U, and for forces and products the gradients to
+   gall and hall.
 */
 static PetscErrorCode MeanfieldPairSum(WLMPotential pot, PairPass pass, PetscReal t, PetscInt N, PetscInt start, PetscInt n, PetscReal *U, PetscReal *gradtheta)
 {
-  Meanfield      *mf = (Meanfield *)pot->data;
-  const PetscInt   dim = pot->dim, half = (N - 1) / 2;
-  const PetscReal  R2  = mf->cutoff * mf->cutoff;
-  PetscInt         np  = 0;
+  Meanfield     *mf   = (Meanfield *)pot->data;
+  const PetscInt dim  = pot->dim, half = (N - 1) / 2;
+  PetscInt       np   = 0;
+  MeanfieldRows  rows = {mf->xall, mf->lall, mf->wall, mf->gall, mf->hall};
 
   PetscFunctionBeginUser;
+  mf->rows_i = rows;
+  mf->rows_j = rows;
   if (pass == PAIR_FORCES || pass == PAIR_PRODUCTS) PetscCall(PetscArrayzero(mf->gall, N * dim));
   if (pass == PAIR_PRODUCTS) PetscCall(PetscArrayzero(mf->hall, N * dim));
   if (mf->batch > 0 && mf->batch < N) {
@@ -438,24 +238,51 @@ static PetscErrorCode MeanfieldPairSum(WLMPotential pot, PairPass pass, PetscRea
   for (PetscInt gi = start; gi < start + n; gi++) {
     const PetscInt kmax = (N % 2 == 0 && gi < N / 2) ? N / 2 : half;
 
-    for (PetscInt k = 1; k <= kmax; k++) {
-      const PetscInt gj = (gi + k) % N;
-
-      if (mf->cutoff > 0) {
-        PetscReal s = 0;
-
-        for (PetscInt c = 0; c < dim; c++) s += (mf->xall[gi * dim + c] - mf->xall[gj * dim + c]) * (mf->xall[gi * dim + c] - mf->xall[gj * dim + c]);
-        if (s >= R2) continue;
-      }
-      mf->pi[np] = gi;
-      mf->pj[np] = gj;
-      if (++np == MEANFIELD_TILE) {
-        PetscCall(MeanfieldTile(pot, pass, t, np, U, gradtheta));
-        np = 0;
-      }
-    }
+    for (PetscInt k = 1; k <= kmax; k++) PetscCall(MeanfieldAddPair(pot, pass, t, gi, (gi + k) % N, &np, U, gradtheta));
   }
   if (np) PetscCall(MeanfieldTile(pot, pass, t, np, U, gradtheta));
+  PetscFunctionReturn(0);
+}
+
+/*
+   Runs the pair part of one call with the exchange that
+   WLMPotentialUseRing() selects: adds this rank's share of the pair energy
+   to *Upair and of the parameter products or gradient to gradtheta, sets
+   F = -grad U_pair and gradx = -(H Lambda)_pair on this rank's particles
+   when they are not NULL, and returns the masses of this rank's particles
+   in *wlocal.
+*/
+static PetscErrorCode MeanfieldPairPart(WLMPotential pot, PairPass pass, PetscReal t, PetscInt n, const PetscReal *x, const PetscReal *w, const PetscReal *lambda, PetscReal *Upair, PetscReal *F, PetscReal *gradx, PetscReal *gradtheta, const PetscReal **wlocal)
+{
+  Meanfield     *mf  = (Meanfield *)pot->data;
+  const PetscInt dim = pot->dim;
+  PetscInt       N, start, nmax;
+  PetscBool      ring, masses;
+  PetscReal      mass;
+
+  PetscFunctionBeginUser;
+  PetscCall(MeanfieldCounts(pot, n, w, &N, &start, &nmax, &masses, &mass));
+  PetscCall(WLMPotentialUseRing(pot, N, &ring));
+  if (ring) {
+    PetscCall(MeanfieldRingPairSum(pot, pass, t, n, x, masses ? w : NULL, mass, lambda, N, start, nmax, Upair, gradtheta));
+    for (PetscInt e = 0; F && e < n * dim; e++) F[e] = -mf->ring.g[e];
+    for (PetscInt e = 0; gradx && e < n * dim; e++) gradx[e] = -mf->ring.h[e];
+    *wlocal = mf->ring.w;
+    PetscFunctionReturn(0);
+  }
+
+  PetscCall(MeanfieldGather(pot, n, x, w, lambda, N, masses, (PetscBool)(pass == PAIR_PRODUCTS), mass));
+  PetscCall(MeanfieldPairSum(pot, pass, t, N, start, n, Upair, gradtheta));
+  /* the reductions follow the pass, not the pointers: a rank without particles may pass NULL arrays */
+  if (pass == PAIR_FORCES || pass == PAIR_PRODUCTS) {
+    PetscCall(MeanfieldReduce(pot, N, start, n, mf->gall));
+    for (PetscInt e = 0; F && e < n * dim; e++) F[e] = -mf->share[e];
+  }
+  if (pass == PAIR_PRODUCTS) {
+    PetscCall(MeanfieldReduce(pot, N, start, n, mf->hall));
+    for (PetscInt e = 0; gradx && e < n * dim; e++) gradx[e] = -mf->share[e];
+  }
+  *wlocal = mf->wall + start;
   PetscFunctionReturn(0);
 }
 
@@ -471,15 +298,14 @@ static PetscErrorCode SumOverRanks(WLMPotential pot, PetscReal *U)
 
 static PetscErrorCode WLMPotentialEnergy_Meanfield(WLMPotential pot, PetscReal t, PetscInt n, const PetscReal *x, const PetscReal *w, PetscReal *U)
 {
-  Meanfield *mf = (Meanfield *)pot->data;
-  PetscInt   N, start;
-  PetscReal  Uext = 0;
+  Meanfield       *mf = (Meanfield *)pot->data;
+  const PetscReal *wlocal = NULL;
+  PetscReal        Uext = 0;
 
   PetscFunctionBeginUser;
-  PetscCall(MeanfieldGather(pot, n, x, w, NULL, &N, &start));
   *U = 0;
-  PetscCall(MeanfieldPairSum(pot, PAIR_ENERGY, t, N, start, n, U, NULL));
-  if (mf->external) PetscCall(WLMExternalPartEvaluate(&mf->part, pot->theta, t, n, x, mf->wall + start, 0.0, &Uext, NULL));
+  PetscCall(MeanfieldPairPart(pot, PAIR_ENERGY, t, n, x, w, NULL, U, NULL, NULL, NULL, &wlocal));
+  if (mf->external) PetscCall(WLMExternalPartEvaluate(&mf->part, pot->theta, t, n, x, wlocal, 0.0, &Uext, NULL));
   *U += Uext;
   PetscCall(SumOverRanks(pot, U));
   PetscFunctionReturn(0);
@@ -487,17 +313,13 @@ static PetscErrorCode WLMPotentialEnergy_Meanfield(WLMPotential pot, PetscReal t
 
 static PetscErrorCode WLMPotentialForces_Meanfield(WLMPotential pot, PetscReal t, PetscInt n, const PetscReal *x, const PetscReal *w, PetscReal *U, PetscReal *F)
 {
-  Meanfield     *mf  = (Meanfield *)pot->data;
-  const PetscInt dim = pot->dim;
-  PetscInt       N, start;
-  PetscReal      Upair = 0, Uext = 0;
+  Meanfield       *mf = (Meanfield *)pot->data;
+  const PetscReal *wlocal = NULL;
+  PetscReal        Upair = 0, Uext = 0;
 
   PetscFunctionBeginUser;
-  PetscCall(MeanfieldGather(pot, n, x, w, NULL, &N, &start));
-  PetscCall(MeanfieldPairSum(pot, PAIR_FORCES, t, N, start, n, &Upair, NULL));
-  PetscCall(MeanfieldReduce(pot, N, start, n, mf->gall));
-  for (PetscInt e = 0; e < n * dim; e++) F[e] = -mf->share[e];
-  if (mf->external) PetscCall(WLMExternalPartEvaluate(&mf->part, pot->theta, t, n, x, mf->wall + start, 0.0, U ? &Uext : NULL, F));
+  PetscCall(MeanfieldPairPart(pot, PAIR_FORCES, t, n, x, w, NULL, &Upair, F, NULL, NULL, &wlocal));
+  if (mf->external) PetscCall(WLMExternalPartEvaluate(&mf->part, pot->theta, t, n, x, wlocal, 0.0, U ? &Uext : NULL, F));
   if (U) {
     *U = Upair + Uext;
     PetscCall(SumOverRanks(pot, U));
@@ -507,23 +329,13 @@ static PetscErrorCode WLMPotentialForces_Meanfield(WLMPotential pot, PetscReal t
 
 static PetscErrorCode WLMPotentialForcesProducts_Meanfield(WLMPotential pot, PetscReal t, PetscInt n, const PetscReal *x, const PetscReal *w, const PetscReal *lambda, PetscReal *U, PetscReal *F, PetscReal *gradx, PetscReal *gradtheta)
 {
-  Meanfield     *mf  = (Meanfield *)pot->data;
-  const PetscInt dim = pot->dim;
-  PetscInt       N, start;
-  PetscReal      Upair = 0, Uext = 0;
+  Meanfield       *mf = (Meanfield *)pot->data;
+  const PetscReal *wlocal = NULL;
+  PetscReal        Upair = 0, Uext = 0;
 
   PetscFunctionBeginUser;
-  PetscCall(MeanfieldGather(pot, n, x, w, lambda, &N, &start));
-  PetscCall(MeanfieldPairSum(pot, PAIR_PRODUCTS, t, N, start, n, &Upair, gradtheta));
-  if (F) {
-    PetscCall(MeanfieldReduce(pot, N, start, n, mf->gall));
-    for (PetscInt e = 0; e < n * dim; e++) F[e] = -mf->share[e];
-  }
-  if (gradx) {
-    PetscCall(MeanfieldReduce(pot, N, start, n, mf->hall));
-    for (PetscInt e = 0; e < n * dim; e++) gradx[e] = -mf->share[e];
-  }
-  if (mf->external) PetscCall(WLMExternalPartProducts(&mf->part, pot->theta, t, n, x, mf->wall + start, 0.0, lambda, U ? &Uext : NULL, F, gradx, gradtheta));
+  PetscCall(MeanfieldPairPart(pot, PAIR_PRODUCTS, t, n, x, w, lambda, &Upair, F, gradx, gradtheta, &wlocal));
+  if (mf->external) PetscCall(WLMExternalPartProducts(&mf->part, pot->theta, t, n, x, wlocal, 0.0, lambda, U ? &Uext : NULL, F, gradx, gradtheta));
   if (U) {
     *U = Upair + Uext;
     PetscCall(SumOverRanks(pot, U));
@@ -533,14 +345,13 @@ static PetscErrorCode WLMPotentialForcesProducts_Meanfield(WLMPotential pot, Pet
 
 static PetscErrorCode WLMPotentialParameterGradient_Meanfield(WLMPotential pot, PetscReal t, PetscInt n, const PetscReal *x, const PetscReal *w, PetscReal *U, PetscReal *gradtheta)
 {
-  Meanfield *mf = (Meanfield *)pot->data;
-  PetscInt   N, start;
-  PetscReal  Upair = 0, Uext = 0;
+  Meanfield       *mf = (Meanfield *)pot->data;
+  const PetscReal *wlocal = NULL;
+  PetscReal        Upair = 0, Uext = 0;
 
   PetscFunctionBeginUser;
-  PetscCall(MeanfieldGather(pot, n, x, w, NULL, &N, &start));
-  PetscCall(MeanfieldPairSum(pot, PAIR_PARAMETERS, t, N, start, n, &Upair, gradtheta));
-  if (mf->external) PetscCall(WLMExternalPartParameterGradient(&mf->part, pot->theta, t, n, x, mf->wall + start, 0.0, U ? &Uext : NULL, gradtheta));
+  PetscCall(MeanfieldPairPart(pot, PAIR_PARAMETERS, t, n, x, w, NULL, &Upair, NULL, NULL, gradtheta, &wlocal));
+  if (mf->external) PetscCall(WLMExternalPartParameterGradient(&mf->part, pot->theta, t, n, x, wlocal, 0.0, U ? &Uext : NULL, gradtheta));
   if (U) {
     *U = Upair + Uext;
     PetscCall(SumOverRanks(pot, U));
@@ -588,7 +399,13 @@ static PetscErrorCode WLMPotentialSetUp_Meanfield(WLMPotential pot)
   nin = (mf->pair_input == WLM_PAIR_INPUT_DISTANCE2 ? 1 : pot->dim) + (pot->time_input ? 1 : 0);
   PetscCall(WLMMLPSetSizes(&mf->pair, nin, mf->pair_nlayers, mf->pair_width, mf->pair_activation));
   pot->nparam = (mf->external ? mf->part.mlp.nparam : 0) + mf->pair.nparam;
-  if (pot->max_global > 0) PetscCall(MeanfieldReserve(pot, pot->max_global));
+  if (pot->max_global > 0) {
+    PetscBool ring;
+
+    /* the ring never allocates the population buffers */
+    PetscCall(WLMPotentialUseRing(pot, pot->max_global, &ring));
+    if (!ring) PetscCall(MeanfieldReserve(pot, pot->max_global));
+  }
   if (mf->external && pot->max_local > 0) PetscCall(WLMExternalPartReserve(&mf->part, pot->max_local));
   PetscFunctionReturn(0);
 }
@@ -663,6 +480,7 @@ static PetscErrorCode WLMPotentialDestroy_Meanfield(WLMPotential pot)
   PetscCall(PetscFree6(mf->xall, mf->lall, mf->wall, mf->gall, mf->hall, mf->share));
   PetscCall(PetscFree4(mf->counts, mf->displs, mf->pcounts, mf->pdispls));
   PetscCall(PetscFree(mf->order));
+  PetscCall(MeanfieldRingDestroy(&mf->ring));
   PetscCall(PetscObjectComposeFunction((PetscObject)pot, "WLMPotentialMeanfieldSetBatchSeed_C", NULL));
   PetscCall(PetscObjectComposeFunction((PetscObject)pot, "WLMPotentialSetHidden_C", NULL));
   PetscCall(PetscObjectComposeFunction((PetscObject)pot, "WLMPotentialSetActivation_C", NULL));

@@ -13,7 +13,8 @@ The model comes from the usual -wlm_potential_* options.\n";
    products with both outputs, the combined call that returns all four, and
    the parameter gradient with energy.  For each kind it reports the median
    wall time over the ranks (the slowest rank of each call) and the flop rate
-   from the counts of PetscLogFlops() summed over the ranks.
+   from the counts of PetscLogFlops() summed over the ranks.  The last line
+   gives the peak resident memory of the largest rank (getrusage ru_maxrss).
 
    Example (attention at the flock sizes, one rank):
      OPENBLAS_NUM_THREADS=1 build/tools/bench/potential/bench_potential -n 1000 \
@@ -24,6 +25,7 @@ The model comes from the usual -wlm_potential_* options.\n";
 #include <wlm/wlmsys.h>
 #include <petsctime.h>
 #include <time.h>
+#include <sys/resource.h>
 
 /* CPU time of this process in seconds; on a shared machine it shows how much of the wall time was spent waiting for a core. */
 static PetscReal ProcessTime(void)
@@ -91,6 +93,20 @@ static PetscErrorCode PrintTiming(const char label[], PetscReal seconds, PetscRe
   PetscFunctionReturn(0);
 }
 
+/* Prints the peak resident memory of the largest rank (Linux reports ru_maxrss in KiB). */
+static PetscErrorCode PrintPeakMemory(void)
+{
+  struct rusage usage;
+  PetscReal     megabytes, max_megabytes;
+
+  PetscFunctionBeginUser;
+  getrusage(RUSAGE_SELF, &usage);
+  megabytes = (PetscReal)usage.ru_maxrss / 1024.0;
+  PetscCall(MPIU_Allreduce(&megabytes, &max_megabytes, 1, MPIU_REAL, MPIU_MAX, PETSC_COMM_WORLD));
+  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "peak resident memory: %.1f MB on the largest rank\n", (double)max_megabytes));
+  PetscFunctionReturn(0);
+}
+
 int main(int argc, char **argv)
 {
   WLMPotential pot;
@@ -109,7 +125,7 @@ int main(int argc, char **argv)
   PetscCall(PetscOptionsInt("-dim", "Spatial dimension", NULL, dim, &dim, NULL));
   PetscCall(PetscOptionsInt("-repeat", "Timed calls of each kind", NULL, repeat, &repeat, NULL));
   PetscCall(PetscOptionsBool("-skip_products", "Time only the forces", NULL, skip, &skip, NULL));
-  PetscCall(PetscOptionsBool("-combined_only", "Time only WLMPotentialComputeForcesAndProducts", NULL, combined_only, &combined_only, NULL));
+  PetscCall(PetscOptionsBool("-combined_only", "Time only the call that returns forces and both products", NULL, combined_only, &combined_only, NULL));
   PetscOptionsEnd();
   PetscCheck(N >= 1 && repeat >= 1, PETSC_COMM_WORLD, PETSC_ERR_ARG_OUTOFRANGE, "-n %" PetscInt_FMT " and -repeat %" PetscInt_FMT " must be at least 1", N, repeat);
 
@@ -136,18 +152,18 @@ int main(int argc, char **argv)
   PetscCall(PetscArrayzero(T, np));
 
   /* ---- timings ---- */
-  if (combined_only) PetscCall(TimeCalls(pot, 2, repeat, n, x, lambda, F, G, T, &tc, &cc, &fc));
-  else {
+  if (combined_only) {
+    PetscCall(TimeCalls(pot, 2, repeat, n, x, lambda, F, G, T, &tc, &cc, &fc));
+    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "N %" PetscInt_FMT ", dim %" PetscInt_FMT ", %d rank(s), %" PetscInt_FMT " parameters\n", N, dim, size, np));
+    PetscCall(PrintTiming("forces+products:", tc, cc, fc));
+  } else {
     PetscCall(TimeCalls(pot, 0, repeat, n, x, lambda, F, G, T, &tf, &cf, &ff));
     if (!skip) {
       PetscCall(TimeCalls(pot, 1, repeat, n, x, lambda, F, G, T, &tp, &cp, &fp));
       PetscCall(TimeCalls(pot, 2, repeat, n, x, lambda, F, G, T, &tc, &cc, &fc));
       PetscCall(TimeCalls(pot, 3, repeat, n, x, lambda, F, G, T, &tg, &cg, &fg));
     }
-  }
-  PetscCall(PetscPrintf(PETSC_COMM_WORLD, "N %" PetscInt_FMT ", dim %" PetscInt_FMT ", %d rank(s), %" PetscInt_FMT " parameters\n", N, dim, size, np));
-  if (combined_only) PetscCall(PrintTiming("forces+products:", tc, cc, fc));
-  else {
+    PetscCall(PetscPrintf(PETSC_COMM_WORLD, "N %" PetscInt_FMT ", dim %" PetscInt_FMT ", %d rank(s), %" PetscInt_FMT " parameters\n", N, dim, size, np));
     PetscCall(PrintTiming("forces:", tf, cf, ff));
     if (!skip) {
       PetscCall(PrintTiming("products:", tp, cp, fp));
@@ -156,6 +172,7 @@ int main(int argc, char **argv)
       PetscCall(PetscPrintf(PETSC_COMM_WORLD, "(forces+products is one WLMPotentialComputeForcesAndProducts call; products/forces wall ratio %.2f, gradient/forces %.2f)\n", (double)(tp / tf), (double)(tg / tf)));
     }
   }
+  PetscCall(PrintPeakMemory());
 
   PetscCall(PetscFree5(x, lambda, F, G, T));
   PetscCall(WLMPotentialDestroy(&pot));
