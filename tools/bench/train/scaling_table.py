@@ -6,7 +6,8 @@ Usage: scaling_table.py LOG...
 For each log: ranks, seconds per step (bench_step line) and peak memory of
 the largest rank.  From the -log_view table it takes the time per step of the
 rollout, the loss, the adjoint, the loss's reductions and ring exchange, the
-potential's exchange and the gradient allreduce (maximum over ranks).  It
+potential's exchange, the row fetches of sharded data and the gradient
+allreduce (maximum over ranks).  It
 adds the flops per rank per step and the max/min ratio over the ranks of the
 rollout and adjoint times (their compute imbalance; the step itself ends in
 an allreduce, so its ratio is always about 1).
@@ -15,7 +16,7 @@ import re
 import sys
 
 EVENTS = ["WLMTrainStep", "WLMTrainRollout", "WLMTrainLoss", "WLMTrainAdjoint", "WLMLossAllreduce",
-          "WLMLossRingExch", "WLMPotExchange", "WLMTrainAllreduce"]
+          "WLMLossRingExch", "WLMPotExchange", "WLMTrainFetch", "WLMTrainAllreduce"]
 
 
 def parse(path):
@@ -36,8 +37,8 @@ def parse(path):
 
 
 def main():
-    print("| run | P | s/step | rollout | loss | adjoint | loss reductions | ring exchange | potential exchange | grad allreduce | Gflop/rank/step | rollout/adjoint max/min | MB/rank |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    print("| run | P | s/step | rollout | loss | adjoint | loss reductions | ring exchange | potential exchange | data fetch | grad allreduce | Gflop/rank/step | rollout/adjoint max/min | MB/rank |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for path in sys.argv[1:]:
         parsed = parse(path)
         if not parsed:
@@ -50,10 +51,10 @@ def main():
         step = rows.get("WLMTrainStep")
         flops = "%.2f" % (step[3] / calls / 1e9) if step else "-"
         ratio = "%.2f/%.2f" % (rows["WLMTrainRollout"][2], rows["WLMTrainAdjoint"][2]) if "WLMTrainRollout" in rows and "WLMTrainAdjoint" in rows else "-"
-        print("| %s | %d | %.3f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |" % (
+        print("| %s | %d | %.3f | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %d |" % (
             name, ranks, seconds, per_step("WLMTrainRollout"), per_step("WLMTrainLoss"), per_step("WLMTrainAdjoint"),
-            per_step("WLMLossAllreduce"), per_step("WLMLossRingExch"), per_step("WLMPotExchange"), per_step("WLMTrainAllreduce"),
-            flops, ratio, memory))
+            per_step("WLMLossAllreduce"), per_step("WLMLossRingExch"), per_step("WLMPotExchange"), per_step("WLMTrainFetch"),
+            per_step("WLMTrainAllreduce"), flops, ratio, memory))
 
 
 if __name__ == "__main__":
