@@ -26,7 +26,11 @@ def read_runs(paths):
     runs = {}
     for path in paths:
         name = NAME.search(path)
-        head = HEAD.search(open(path).read())
+        try:
+            with open(path) as log:
+                head = HEAD.search(log.read())
+        except OSError as err:
+            sys.exit("error: cannot read log %s (%s); pass the logs written by run_scaling.sh" % (path, err.strerror))
         if not name or not head:
             continue
         model, n, p, variant = name.group(1), int(name.group(2)), int(name.group(3)), name.group(4) or "default"
