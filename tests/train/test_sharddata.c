@@ -237,40 +237,20 @@ START_TEST(test_fetch_rows)
 }
 END_TEST
 
-/* Sets a trainer up and returns the error code, with the options database popped again. */
-static PetscErrorCode SetUpWithOptions(const char options[])
-{
-  PetscOptions   db;
-  WLMTrainer     tr = NULL;
-  PetscErrorCode ierr;
-
-  PetscFunctionBeginUser;
-  PetscCall(PetscOptionsCreate(&db));
-  PetscCall(PetscOptionsInsertString(db, options));
-  PetscCall(PetscOptionsPush(db));
-  ierr = WLMTrainerCreate(PETSC_COMM_WORLD, &tr);
-  if (!ierr) ierr = WLMTrainerSetFromOptions(tr);
-  if (!ierr) ierr = WLMTrainerSetUp(tr);
-  PetscCall(WLMTrainerDestroy(&tr));
-  PetscCall(PetscOptionsPop());
-  PetscCall(PetscOptionsDestroy(&db));
-  return ierr;
-}
-
 START_TEST(test_distribution_errors)
 {
   char options[2048];
 
   WriteData();
   PetscSNPrintf(options, sizeof(options), "-wlm_data %s -wlm_data_distribution shared", data);
-  WLMTestExpectError(SetUpWithOptions(options), PETSC_ERR_ARG_WRONG, "-wlm_data_distribution shared is invalid; use auto");
+  WLMTestExpectError(WLMTestTrainerSetUpError(PETSC_COMM_WORLD, options), PETSC_ERR_ARG_WRONG, "-wlm_data_distribution shared is invalid; use auto");
   if (wlm_test_size > 1) {
     /* the ot estimator needs whole snapshots; auto shards them over a group of all ranks */
     PetscSNPrintf(options, sizeof(options), "-wlm_data %s -wlm_velocity ot -wlm_ensemble_ranks %d", data, wlm_test_size);
-    WLMTestExpectError(SetUpWithOptions(options), PETSC_ERR_SUP, "-wlm_velocity ot needs whole snapshots on every rank");
+    WLMTestExpectError(WLMTestTrainerSetUpError(PETSC_COMM_WORLD, options), PETSC_ERR_SUP, "-wlm_velocity ot needs whole snapshots on every rank");
     /* replicated data keeps ot available with R > 1 */
     PetscSNPrintf(options, sizeof(options), "-wlm_data %s -wlm_velocity ot -wlm_ensemble_ranks %d -wlm_data_distribution replicated -wlm_velocity_ot_blur 0.5", data, wlm_test_size);
-    WLMTestCall(SetUpWithOptions(options));
+    WLMTestCall(WLMTestTrainerSetUpError(PETSC_COMM_WORLD, options));
   }
 }
 END_TEST

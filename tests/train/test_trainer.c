@@ -39,26 +39,6 @@ static PetscErrorCode Train(MPI_Comm comm, const char options[], PetscInt *n, Pe
   PetscFunctionReturn(0);
 }
 
-/* Sets the trainer up and returns the error of the set-up (with the options database popped again). */
-static PetscErrorCode SetUpWithOptions(const char options[])
-{
-  PetscOptions   db;
-  WLMTrainer     tr = NULL;
-  PetscErrorCode ierr;
-
-  PetscFunctionBeginUser;
-  PetscCall(PetscOptionsCreate(&db));
-  PetscCall(PetscOptionsInsertString(db, options));
-  PetscCall(PetscOptionsPush(db));
-  ierr = WLMTrainerCreate(PETSC_COMM_WORLD, &tr);
-  if (!ierr) ierr = WLMTrainerSetFromOptions(tr);
-  if (!ierr) ierr = WLMTrainerSetUp(tr);
-  PetscCall(WLMTrainerDestroy(&tr));
-  PetscCall(PetscOptionsPop());
-  PetscCall(PetscOptionsDestroy(&db));
-  return ierr;
-}
-
 START_TEST(test_bad_options)
 {
   struct {
@@ -87,13 +67,13 @@ START_TEST(test_bad_options)
   WriteData();
   for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
     PetscSNPrintf(options, sizeof(options), "-wlm_data %s -wlm_velocity data %s", data_vel, cases[i].options);
-    WLMTestExpectError(SetUpWithOptions(options), cases[i].code, cases[i].fragment);
+    WLMTestExpectError(WLMTestTrainerSetUpError(PETSC_COMM_WORLD, options), cases[i].code, cases[i].fragment);
   }
   PetscSNPrintf(options, sizeof(options), "-wlm_data %s -wlm_velocity data", data_novel);
-  WLMTestExpectError(SetUpWithOptions(options), PETSC_ERR_USER_INPUT, "-wlm_velocity data needs velocities");
-  WLMTestExpectError(SetUpWithOptions("-wlm_data no-such-file.h5 -wlm_protocol forecst"), PETSC_ERR_USER, "Unknown option forecst for -wlm_protocol");
-  WLMTestExpectError(SetUpWithOptions("-wlm_velocity zero"), PETSC_ERR_USER_INPUT, "-wlm_data");
-  WLMTestExpectError(SetUpWithOptions("-wlm_data no-such-file.h5"), PETSC_ERR_FILE_OPEN, "no-such-file.h5");
+  WLMTestExpectError(WLMTestTrainerSetUpError(PETSC_COMM_WORLD, options), PETSC_ERR_USER_INPUT, "-wlm_velocity data needs velocities");
+  WLMTestExpectError(WLMTestTrainerSetUpError(PETSC_COMM_WORLD, "-wlm_data no-such-file.h5 -wlm_protocol forecst"), PETSC_ERR_USER, "Unknown option forecst for -wlm_protocol");
+  WLMTestExpectError(WLMTestTrainerSetUpError(PETSC_COMM_WORLD, "-wlm_velocity zero"), PETSC_ERR_USER_INPUT, "-wlm_data");
+  WLMTestExpectError(WLMTestTrainerSetUpError(PETSC_COMM_WORLD, "-wlm_data no-such-file.h5"), PETSC_ERR_FILE_OPEN, "no-such-file.h5");
 }
 END_TEST
 

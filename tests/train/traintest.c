@@ -51,6 +51,26 @@ PetscErrorCode WLMTestTrainerDestroy(PetscOptions *db, WLMTrainer *tr)
   PetscFunctionReturn(0);
 }
 
+/* Sets up a trainer from the options string alone and returns the set-up error; the trainer and its options are gone on return. */
+PetscErrorCode WLMTestTrainerSetUpError(MPI_Comm comm, const char options[])
+{
+  PetscOptions   db;
+  WLMTrainer     tr = NULL;
+  PetscErrorCode ierr;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscOptionsCreate(&db));
+  PetscCall(PetscOptionsInsertString(db, options));
+  PetscCall(PetscOptionsPush(db));
+  ierr = WLMTrainerCreate(comm, &tr);
+  if (!ierr) ierr = WLMTrainerSetFromOptions(tr);
+  if (!ierr) ierr = WLMTrainerSetUp(tr);
+  PetscCall(WLMTrainerDestroy(&tr));
+  PetscCall(PetscOptionsPop());
+  PetscCall(PetscOptionsDestroy(&db));
+  return ierr;
+}
+
 /* The trainer's parameter vector (theta, log gamma), borrowed. */
 PetscErrorCode WLMTestTrainerParameters(WLMTrainer tr, PetscInt *n, PetscReal **params)
 {

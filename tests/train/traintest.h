@@ -11,6 +11,7 @@
 PetscErrorCode WLMTestWriteHarmonicData(MPI_Comm, const char[], PetscInt, PetscInt, PetscBool);
 PetscErrorCode WLMTestTrainerCreate(MPI_Comm, const char[], PetscOptions *, WLMTrainer *);
 PetscErrorCode WLMTestTrainerDestroy(PetscOptions *, WLMTrainer *);
+PetscErrorCode WLMTestTrainerSetUpError(MPI_Comm, const char[]);
 PetscErrorCode WLMTestTrainerParameters(WLMTrainer, PetscInt *, PetscReal **);
 
 #endif
