@@ -37,7 +37,7 @@ PetscErrorCode WLMPotentialSetExchange(WLMPotential pot, WLMPotentialExchange ex
 {
   PetscFunctionBeginUser;
   PetscValidHeaderSpecific(pot, WLMPOTENTIAL_CLASSID, 1);
-  PetscCheck(ring_min == PETSC_DEFAULT || ring_min >= 1, PetscObjectComm((PetscObject)pot), PETSC_ERR_ARG_OUTOFRANGE, "-wlm_potential_ring_min %" PetscInt_FMT " must be at least 1", ring_min);
+  PetscCheck(ring_min == PETSC_DEFAULT || ring_min >= 1, PetscObjectComm((PetscObject)pot), PETSC_ERR_ARG_OUTOFRANGE, "-wlm_potential_ring_min %" PetscInt_FMT " is invalid; give a particle count of at least 1 (auto uses the ring from that many particles)", ring_min);
   pot->exchange = exchange;
   if (ring_min != PETSC_DEFAULT) pot->ring_min = ring_min;
   PetscFunctionReturn(0);

@@ -185,7 +185,7 @@ PetscErrorCode WLMPotentialSetFromOptions(WLMPotential pot)
   PetscCall(PetscOptionsInt("-wlm_potential_seed", "Seed of the parameter initialization", "WLMPotentialInitializeParameters", (PetscInt)pot->seed, &pot->seed, NULL));
   PetscCall(PetscOptionsEnum("-wlm_potential_exchange", "How sharded interacting models meet remote partners: gather all particles on every rank, pass blocks around a ring (memory per rank O(N / P)), or auto (ring from -wlm_potential_ring_min particles on several ranks)", "WLMPotentialSetExchange", WLMPotentialExchanges, (PetscEnum)pot->exchange, (PetscEnum *)&pot->exchange, NULL));
   PetscCall(PetscOptionsInt("-wlm_potential_ring_min", "With -wlm_potential_exchange auto: smallest particle count that uses the ring", "WLMPotentialSetExchange", pot->ring_min, &pot->ring_min, NULL));
-  PetscCheck(pot->ring_min >= 1, PetscObjectComm((PetscObject)pot), PETSC_ERR_ARG_OUTOFRANGE, "-wlm_potential_ring_min %" PetscInt_FMT " must be at least 1", pot->ring_min);
+  PetscCheck(pot->ring_min >= 1, PetscObjectComm((PetscObject)pot), PETSC_ERR_ARG_OUTOFRANGE, "-wlm_potential_ring_min %" PetscInt_FMT " is invalid; give a particle count of at least 1 (auto uses the ring from that many particles)", pot->ring_min);
   if (pot->ops->setfromoptions) PetscCall((*pot->ops->setfromoptions)(pot, PetscOptionsObject));
   PetscCall(PetscObjectProcessOptionsHandlers((PetscObject)pot, PetscOptionsObject));
   PetscOptionsEnd();
