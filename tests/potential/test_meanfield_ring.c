@@ -245,6 +245,26 @@ START_TEST(test_ring_mixed_masses)
 }
 END_TEST
 
+/* An impossible ring threshold is rejected by the setter and by the option, with the value and the fix. */
+START_TEST(test_ring_threshold_errors)
+{
+  WLMPotential         pot;
+  WLMPotentialExchange exchange;
+  PetscInt             ring_min;
+
+  WLMTestCall(WLMPotentialCreate(PETSC_COMM_WORLD, &pot));
+  WLMTestExpectError(WLMPotentialSetExchange(pot, WLM_POTENTIAL_EXCHANGE_AUTO, 0), PETSC_ERR_ARG_OUTOFRANGE, "-wlm_potential_ring_min 0 is invalid; give a particle count of at least 1");
+  WLMTestCall(WLMPotentialSetExchange(pot, WLM_POTENTIAL_EXCHANGE_RING, PETSC_DEFAULT));
+  WLMTestCall(WLMPotentialGetExchange(pot, &exchange, &ring_min));
+  ck_assert_int_eq(exchange, WLM_POTENTIAL_EXCHANGE_RING);
+  ck_assert_int_eq(ring_min, 200000);
+  WLMTestCall(PetscOptionsSetValue(NULL, "-wlm_potential_ring_min", "-3"));
+  WLMTestExpectError(WLMPotentialSetFromOptions(pot), PETSC_ERR_ARG_OUTOFRANGE, "-wlm_potential_ring_min -3 is invalid");
+  WLMTestCall(PetscOptionsClearValue(NULL, "-wlm_potential_ring_min"));
+  WLMTestCall(WLMPotentialDestroy(&pot));
+}
+END_TEST
+
 static PetscReal GlobalDot(PetscInt n, const PetscReal *a, const PetscReal *b)
 {
   PetscReal s = 0, global = 0;
@@ -332,6 +352,7 @@ Suite *WLMTestSuite(void)
   tcase_add_test(tc, test_ring_many_tiles);
   tcase_add_test(tc, test_ring_batches);
   tcase_add_test(tc, test_ring_mixed_masses);
+  tcase_add_test(tc, test_ring_threshold_errors);
   tcase_add_test(tc, test_ring_finite_differences);
   suite_add_tcase(s, tc);
   return s;
