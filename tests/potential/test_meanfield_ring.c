@@ -167,13 +167,13 @@ static PetscErrorCode RingVersusGather(const RingConfig *c, PetscInt N, PetscInt
   PetscFunctionReturn(0);
 }
 
-static void CheckDifferences(const char *what, PetscInt cs, const RingDifferences *d)
+static void CheckDifferences(const char *group, PetscInt cs, const RingDifferences *d)
 {
-  ck_assert_msg(d->energy < 1e-12, "%s case %d: ring and gather energies differ by %g", what, (int)cs, (double)d->energy);
-  ck_assert_msg(d->forces < 1e-12, "%s case %d: ring and gather forces differ by %g", what, (int)cs, (double)d->forces);
-  ck_assert_msg(d->state < 1e-12, "%s case %d: ring and gather state products differ by %g", what, (int)cs, (double)d->state);
-  ck_assert_msg(d->parameters < 1e-12, "%s case %d: ring and gather parameter products differ by %g", what, (int)cs, (double)d->parameters);
-  ck_assert_msg(d->gradient < 1e-12, "%s case %d: ring and gather parameter gradients differ by %g", what, (int)cs, (double)d->gradient);
+  ck_assert_msg(d->energy < 1e-12, "%s case %d: ring and gather energies differ by %g", group, (int)cs, (double)d->energy);
+  ck_assert_msg(d->forces < 1e-12, "%s case %d: ring and gather forces differ by %g", group, (int)cs, (double)d->forces);
+  ck_assert_msg(d->state < 1e-12, "%s case %d: ring and gather state products differ by %g", group, (int)cs, (double)d->state);
+  ck_assert_msg(d->parameters < 1e-12, "%s case %d: ring and gather parameter products differ by %g", group, (int)cs, (double)d->parameters);
+  ck_assert_msg(d->gradient < 1e-12, "%s case %d: ring and gather parameter gradients differ by %g", group, (int)cs, (double)d->gradient);
 }
 
 /* All pairs: each configuration on each layout, with masses and uniform; N odd and even. */
