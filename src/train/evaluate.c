@@ -16,18 +16,23 @@
    baselines persistence (the start snapshot itself), free streaming
    (x0 + (t - t0) v0 with the start velocities) and, for forecasts, the
    persistence of the last training snapshot.  Every group runs the rollouts,
-   which are cheap next to training, each rank with its share of the
-   particles, and gathers the predicted clouds; the exact transport problems
-   are distributed round-robin over the ranks and summed with one allreduce.
-   The rank that scores an entry fetches the observed rows it compares (all,
-   or the subsample) with WLMTrainerFetchRows(), which every rank of its group
-   joins, so sharded data gives the same distances as replicated data.
+   which are cheap next to training, each rank with its share [lo, hi) of the
+   particles (the split of WLMTrainerShareRange()), and keeps only its share
+   of each predicted cloud (pred_raw and pred_ema, (hi - lo) d reals per
+   entry).  The exact transport problems are distributed round-robin over the
+   ranks and summed with one allreduce.  The rank that scores an entry fetches
+   the predicted rows it compares from the shares of its group with
+   WLMTrainerFetchShareRows(), and the observed rows (all, or the subsample)
+   with WLMTrainerFetchRows(); every rank of its group joins both fetches, so
+   sharded predictions and data give the same distances as whole ones.  The
+   predictions file is written in parallel from the shares of the group of
+   rank 0 (WLMTrainerWritePredictions()).
 
-   NOTE: the predicted clouds are gathered whole on every rank (pred_raw and
-   pred_ema, N d reals per entry) for scoring and for the predictions file.
-   Without -wlm_eval_particles the scoring rank also fetches whole observed
-   clouds.  Sharded data does not bound this memory, only that of the data
-   itself.
+   NOTE: without -wlm_eval_particles the scoring rank fetches whole predicted
+   and observed clouds, 2 N d reals, and the exact transport problem on them
+   costs more still; large populations need -wlm_eval_particles.  While it
+   writes the predictions file, each rank of the group of rank 0 holds a
+   second copy of its shares (WLMSnapshotsAddSnapshot() copies).
 */
 #include <wlm/private/trainimpl.h>
 #include <wlm/wlmtransport.h>
@@ -210,49 +215,35 @@ PetscErrorCode WLMTrainerComputeBaselines(WLMTrainer tr)
   PetscFunctionReturn(0);
 }
 
-/* Allocates the prediction buffers: one cloud of the start snapshot's size per entry. */
+/* Allocates the prediction buffers: this rank's share of a cloud of the start snapshot's size per entry. */
 static PetscErrorCode AllocatePredictions(WLMTrainer tr, PetscReal ***pred)
 {
   WLMSnapshot start;
+  PetscInt    lo, hi;
 
   PetscFunctionBeginUser;
   if (*pred) PetscFunctionReturn(0);
   PetscCall(PetscCalloc1(tr->eval.n, pred));
   for (PetscInt i = 0; i < tr->eval.n; i++) {
     PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, tr->eval.raw[i].start, &start));
-    PetscCall(PetscMalloc1(start.N * tr->dim, &(*pred)[i]));
+    WLMTrainerShareRange(tr, start.N, &lo, &hi);
+    PetscCall(PetscMalloc1((hi - lo) * tr->dim, &(*pred)[i]));
   }
   PetscFunctionReturn(0);
 }
 
-/*
-  Rolls this rank's share of snapshot s out to the nout times and gathers the whole predicted clouds into pred[0..nout-1].
-  With one rank per group the rollout writes into pred directly.
-*/
+/* Rolls this rank's share of snapshot s out to the nout times, into its shares pred[0..nout-1] of the predicted clouds. */
 static PetscErrorCode RolloutShare(WLMTrainer tr, PetscInt s, PetscInt nout, const PetscReal times[], PetscReal **pred)
 {
-  const PetscInt   dim = tr->dim;
   WLMSnapshot      start;
   PetscInt         lo, hi;
-  PetscReal      **local;
   const PetscReal *x, *v;
 
   PetscFunctionBeginUser;
   PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, s, &start));
   PetscCall(WLMTrainerGetShareRows(tr, s, &x, &v));
-  if (tr->group_size == 1) {
-    PetscCall(WLMDynamicsRollout(tr->dyn, start.N, NULL, tr->times[s], x, v, nout, times, pred, NULL));
-    PetscFunctionReturn(0);
-  }
   WLMTrainerShareRange(tr, start.N, &lo, &hi);
-  PetscCall(PetscMalloc1(nout, &local));
-  for (PetscInt m = 0; m < nout; m++) PetscCall(PetscMalloc1((hi - lo) * dim, &local[m]));
-  PetscCall(WLMDynamicsRollout(tr->dyn, hi - lo, NULL, tr->times[s], x, v, nout, times, local, NULL));
-  for (PetscInt m = 0; m < nout; m++) {
-    PetscCall(WLMTrainerGatherShares(tr, start.N, local[m], pred[m]));
-    PetscCall(PetscFree(local[m]));
-  }
-  PetscCall(PetscFree(local));
+  PetscCall(WLMDynamicsRollout(tr->dyn, hi - lo, NULL, tr->times[s], x, v, nout, times, pred, NULL));
   PetscFunctionReturn(0);
 }
 
@@ -278,7 +269,7 @@ static PetscErrorCode RolloutEntries(WLMTrainer tr, const PetscReal params[], Pe
   PetscFunctionReturn(0);
 }
 
-/* Scores the predictions of one set of weights into entries. */
+/* Scores the predictions of one set of weights, held in shares over each group, into entries.  Collective. */
 static PetscErrorCode ScoreEntries(WLMTrainer tr, PetscReal **pred, WLMEvalEntry *entries)
 {
   const PetscInt dim = tr->dim;
@@ -296,13 +287,11 @@ static PetscErrorCode ScoreEntries(WLMTrainer tr, PetscReal **pred, WLMEvalEntry
     PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, entries[i].start, &start));
     PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, entries[i].snapshot, &obs));
     PetscCall(FetchObserved(tr, &entries[i], mine, start.N, iobs, &ny, &y));
-    if (mine) {
-      nx = EntryRows(tr, entries[i].snapshot, PETSC_FALSE, start.N, obs.N, idx);
-      PetscCall(PetscMalloc1(nx * dim, &x));
-      for (PetscInt j = 0; j < nx; j++) PetscCall(PetscArraycpy(x + j * dim, pred[i] + idx[j] * dim, dim));
-      PetscCall(EntryDistances(tr, &entries[i], nx, x, ny, y));
-      PetscCall(PetscFree(x));
-    }
+    nx = mine ? EntryRows(tr, entries[i].snapshot, PETSC_FALSE, start.N, obs.N, idx) : 0;
+    PetscCall(PetscMalloc1(nx * dim, &x));
+    PetscCall(WLMTrainerFetchShareRows(tr, start.N, pred[i], nx, idx, x));
+    if (mine) PetscCall(EntryDistances(tr, &entries[i], nx, x, ny, y));
+    PetscCall(PetscFree(x));
     PetscCall(PetscFree(y));
   }
   PetscCall(PetscFree2(idx, iobs));
