@@ -26,7 +26,9 @@
    with WLMTrainerFetchRows(); every rank of its group joins both fetches, so
    sharded predictions and data give the same distances as whole ones.  The
    predictions file is written in parallel from the shares of the group of
-   rank 0 (WLMTrainerWritePredictions()).
+   rank 0 (WLMTrainerWritePredictions()).  The rollouts store nothing for an
+   adjoint (WLMDynamicsRolloutForward()), so a forecast over many snapshots
+   does not grow the trajectory storage that training rollouts reuse.
 
    NOTE: without -wlm_eval_particles the scoring rank fetches whole predicted
    and observed clouds, 2 N d reals, and the exact transport problem on them
@@ -232,7 +234,7 @@ static PetscErrorCode AllocatePredictions(WLMTrainer tr, PetscReal ***pred)
   PetscFunctionReturn(0);
 }
 
-/* Rolls this rank's share of snapshot s out to the nout times, into its shares pred[0..nout-1] of the predicted clouds. */
+/* Rolls this rank's share of snapshot s out to the nout times, into its shares pred[0..nout-1] of the predicted clouds.  The rollout stores nothing for an adjoint. */
 static PetscErrorCode RolloutShare(WLMTrainer tr, PetscInt s, PetscInt nout, const PetscReal times[], PetscReal **pred)
 {
   WLMSnapshot      start;
@@ -243,7 +245,7 @@ static PetscErrorCode RolloutShare(WLMTrainer tr, PetscInt s, PetscInt nout, con
   PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, s, &start));
   PetscCall(WLMTrainerGetShareRows(tr, s, &x, &v));
   WLMTrainerShareRange(tr, start.N, &lo, &hi);
-  PetscCall(WLMDynamicsRollout(tr->dyn, hi - lo, NULL, tr->times[s], x, v, nout, times, pred, NULL));
+  PetscCall(WLMDynamicsRolloutForward(tr->dyn, hi - lo, NULL, tr->times[s], x, v, nout, times, pred, NULL));
   PetscFunctionReturn(0);
 }
 
