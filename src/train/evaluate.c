@@ -18,17 +18,18 @@
    persistence of the last training snapshot.  Every group runs the rollouts,
    which are cheap next to training, each rank with its share [lo, hi) of the
    particles (the split of WLMTrainerShareRange()), and keeps only its share
-   of each predicted cloud (pred_raw and pred_ema, (hi - lo) d reals per
-   entry).  The exact transport problems are distributed round-robin over the
-   ranks and summed with one allreduce.  The rank that scores an entry fetches
-   the predicted rows it compares from the shares of its group with
-   WLMTrainerFetchShareRows(), and the observed rows (all, or the subsample)
-   with WLMTrainerFetchRows(); every rank of its group joins both fetches, so
-   sharded predictions and data give the same distances as whole ones.  The
-   predictions file is written in parallel from the shares of the group of
-   rank 0 (WLMTrainerWritePredictions()).  The rollouts store nothing for an
-   adjoint (WLMDynamicsRolloutForward()), so a forecast over many snapshots
-   does not grow the trajectory storage that training rollouts reuse.
+   of each predicted cloud ((hi - lo) d reals per entry, one buffer set for
+   both weight sets, freed after the evaluation).  The exact transport
+   problems are distributed round-robin over the ranks and summed with one
+   allreduce.  The rank that scores an entry fetches the predicted rows it
+   compares from the shares of its group with WLMTrainerFetchShareRows(), and
+   the observed rows (all, or the subsample) with WLMTrainerFetchRows();
+   every rank of its group joins both fetches, so sharded predictions and
+   data give the same distances as whole ones.  The predictions file is
+   written in parallel from the shares of the group of rank 0
+   (WLMTrainerWritePredictions()).  The rollouts store nothing for an adjoint
+   (WLMDynamicsRolloutForward()), so a forecast over many snapshots does not
+   grow the trajectory storage that training rollouts reuse.
 
    NOTE: without -wlm_eval_particles the scoring rank fetches whole predicted
    and observed clouds, 2 N d reals, and the exact transport problem on them
@@ -224,13 +225,20 @@ static PetscErrorCode AllocatePredictions(WLMTrainer tr, PetscReal ***pred)
   PetscInt    lo, hi;
 
   PetscFunctionBeginUser;
-  if (*pred) PetscFunctionReturn(0);
   PetscCall(PetscCalloc1(tr->eval.n, pred));
   for (PetscInt i = 0; i < tr->eval.n; i++) {
     PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, tr->eval.raw[i].start, &start));
     WLMTrainerShareRange(tr, start.N, &lo, &hi);
     PetscCall(PetscMalloc1((hi - lo) * tr->dim, &(*pred)[i]));
   }
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode FreePredictions(WLMTrainer tr, PetscReal ***pred)
+{
+  PetscFunctionBeginUser;
+  for (PetscInt i = 0; i < tr->eval.n; i++) PetscCall(PetscFree((*pred)[i]));
+  PetscCall(PetscFree(*pred));
   PetscFunctionReturn(0);
 }
 
@@ -250,22 +258,21 @@ static PetscErrorCode RolloutShare(WLMTrainer tr, PetscInt s, PetscInt nout, con
 }
 
 /* Rolls every entry out with the given parameters; a forecast is one rollout that fills all entries. */
-static PetscErrorCode RolloutEntries(WLMTrainer tr, const PetscReal params[], PetscReal ***pred)
+static PetscErrorCode RolloutEntries(WLMTrainer tr, const PetscReal params[], PetscReal **pred)
 {
   WLMEvalResults *e = &tr->eval;
 
   PetscFunctionBeginUser;
-  PetscCall(AllocatePredictions(tr, pred));
   PetscCall(WLMTrainerApplyParameters(tr, params));
   PetscCall(WLMPotentialMeanfieldSetBatchSeed(tr->pot, (uint64_t)tr->seed)); /* the same random batches at every evaluation */
   if (tr->protocol == WLM_PROTOCOL_FORECAST) {
     for (PetscInt i = 0; i < e->n; i++) tr->rollout_times[i] = tr->times[e->raw[i].snapshot];
-    PetscCall(RolloutShare(tr, e->raw[0].start, e->n, tr->rollout_times, *pred));
+    PetscCall(RolloutShare(tr, e->raw[0].start, e->n, tr->rollout_times, pred));
   } else {
     for (PetscInt i = 0; i < e->n; i++) {
       const PetscReal t = tr->times[e->raw[i].snapshot];
 
-      PetscCall(RolloutShare(tr, e->raw[i].start, 1, &t, &(*pred)[i]));
+      PetscCall(RolloutShare(tr, e->raw[i].start, 1, &t, &pred[i]));
     }
   }
   PetscFunctionReturn(0);
@@ -301,6 +308,20 @@ static PetscErrorCode ScoreEntries(WLMTrainer tr, PetscReal **pred, WLMEvalEntry
   PetscFunctionReturn(0);
 }
 
+/* Rolls out and scores one set of weights into entries, and at the end writes its predictions file. */
+static PetscErrorCode EvaluateWeights(WLMTrainer tr, const PetscReal params[], PetscReal **pred, WLMEvalEntry *entries, PetscBool final, const char label[])
+{
+  char path[PETSC_MAX_PATH_LEN + 32];
+
+  PetscFunctionBeginUser;
+  PetscCall(RolloutEntries(tr, params, pred));
+  PetscCall(ScoreEntries(tr, pred, entries));
+  if (!final) PetscFunctionReturn(0);
+  PetscCall(PetscSNPrintf(path, sizeof(path), "%s/predictions_%s.h5", tr->output, label));
+  PetscCall(WLMTrainerWritePredictions(tr, path, pred, label));
+  PetscFunctionReturn(0);
+}
+
 /*@
   WLMTrainerEvaluate - Evaluates the current and the averaged weights, records the results and, at the end, writes predictions.
 
@@ -309,10 +330,14 @@ static PetscErrorCode ScoreEntries(WLMTrainer tr, PetscReal **pred, WLMEvalEntry
   Input Parameters:
 + tr    - the trainer
 - final - write the predicted snapshots and the final model into the output directory
+
+  Notes:
+  The predictions of both weight sets share one set of buffers, this rank's
+  shares of the clouds, which lives only during the evaluation.
 @*/
 PetscErrorCode WLMTrainerEvaluate(WLMTrainer tr, PetscBool final)
 {
-  char path[PETSC_MAX_PATH_LEN + 32];
+  PetscReal **pred;
 
   PetscFunctionBeginUser;
   PetscCall(PetscLogEventBegin(WLMTRAIN_Evaluate, 0, 0, 0, 0));
@@ -320,19 +345,13 @@ PetscErrorCode WLMTrainerEvaluate(WLMTrainer tr, PetscBool final)
   if (!tr->eval.n) PetscCall(WLMTrainerComputeBaselines(tr));
   PetscCall(WLMAdamWGetAverage(tr->opt, tr->params, tr->avg));
 
-  PetscCall(RolloutEntries(tr, tr->params, &tr->pred_raw));
-  PetscCall(ScoreEntries(tr, tr->pred_raw, tr->eval.raw));
-  PetscCall(RolloutEntries(tr, tr->avg, &tr->pred_ema));
-  PetscCall(ScoreEntries(tr, tr->pred_ema, tr->eval.ema));
+  PetscCall(AllocatePredictions(tr, &pred));
+  PetscCall(EvaluateWeights(tr, tr->params, pred, tr->eval.raw, final, "raw"));
+  PetscCall(EvaluateWeights(tr, tr->avg, pred, tr->eval.ema, final, "ema"));
+  PetscCall(FreePredictions(tr, &pred));
   PetscCall(WLMTrainerApplyParameters(tr, tr->params));
 
   PetscCall(WLMTrainerWriteMetricsLine(tr, PETSC_TRUE));
-  if (final) {
-    PetscCall(PetscSNPrintf(path, sizeof(path), "%s/predictions_raw.h5", tr->output));
-    PetscCall(WLMTrainerWritePredictions(tr, path, tr->pred_raw, "raw"));
-    PetscCall(PetscSNPrintf(path, sizeof(path), "%s/predictions_ema.h5", tr->output));
-    PetscCall(WLMTrainerWritePredictions(tr, path, tr->pred_ema, "ema"));
-  }
   PetscCall(PetscLogEventEnd(WLMTRAIN_Evaluate, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }

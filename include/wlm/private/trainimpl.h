@@ -128,7 +128,6 @@ struct _p_WLMTrainer {
   /* output */
   FILE          *metrics; /* metrics.jsonl, rank 0 only */
   WLMEvalResults eval;
-  PetscReal    **pred_raw, **pred_ema; /* this rank's share of the predicted positions of each evaluation entry [eval.n][(hi - lo)*dim], [lo, hi) the share of count(start) */
   PetscBool      setupcalled;
 };
 
