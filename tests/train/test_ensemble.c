@@ -239,6 +239,46 @@ START_TEST(test_group_evaluation)
 }
 END_TEST
 
+/* Sets a trainer up and returns the error code, with the options database popped again. */
+static PetscErrorCode SetUpWithOptions(const char options[])
+{
+  PetscOptions   db;
+  WLMTrainer     tr = NULL;
+  PetscErrorCode ierr;
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscOptionsCreate(&db));
+  PetscCall(PetscOptionsInsertString(db, options));
+  PetscCall(PetscOptionsPush(db));
+  ierr = WLMTrainerCreate(PETSC_COMM_WORLD, &tr);
+  if (!ierr) ierr = WLMTrainerSetFromOptions(tr);
+  if (!ierr) ierr = WLMTrainerSetUp(tr);
+  PetscCall(WLMTrainerDestroy(&tr));
+  PetscCall(PetscOptionsPop());
+  PetscCall(PetscOptionsDestroy(&db));
+  return ierr;
+}
+
+START_TEST(test_ensemble_ranks_errors)
+{
+  char options[2048], fragment[64];
+
+  WriteData();
+  PetscSNPrintf(options, sizeof(options), "-wlm_data %s -wlm_ensemble_ranks %d", data, wlm_test_size + 1);
+  PetscSNPrintf(fragment, sizeof(fragment), "-wlm_ensemble_ranks %d is invalid", wlm_test_size + 1);
+  WLMTestExpectError(SetUpWithOptions(options), PETSC_ERR_ARG_OUTOFRANGE, fragment);
+  PetscSNPrintf(options, sizeof(options), "-wlm_data %s -wlm_ensemble_ranks 0", data);
+  WLMTestExpectError(SetUpWithOptions(options), PETSC_ERR_ARG_OUTOFRANGE, "-wlm_ensemble_ranks 0 is invalid");
+  if (wlm_test_size > 1) {
+    /* one group of P ranks: any positive batch size is a multiple of the group count */
+    PetscSNPrintf(options, sizeof(options), "-wlm_data %s -wlm_velocity data -wlm_ensemble_ranks %d -wlm_batch_rollouts 1", data, wlm_test_size);
+    WLMTestCall(SetUpWithOptions(options));
+    PetscSNPrintf(options, sizeof(options), "-wlm_data %s -wlm_ensemble_ranks 1 -wlm_batch_rollouts %d", data, wlm_test_size + 1);
+    WLMTestExpectError(SetUpWithOptions(options), PETSC_ERR_ARG_OUTOFRANGE, "-wlm_batch_rollouts");
+  }
+}
+END_TEST
+
 /* Loads a predictions file whole on this rank. */
 static PetscErrorCode LoadPredictions(const char dir[], const char name[], WLMSnapshots *pred)
 {
@@ -302,46 +342,6 @@ START_TEST(test_group_predictions_file)
     WLMTestCall(WLMSnapshotsDestroy(&b));
   }
   WLMTestCall(WLMSnapshotsDestroy(&start));
-}
-END_TEST
-
-/* Sets a trainer up and returns the error code, with the options database popped again. */
-static PetscErrorCode SetUpWithOptions(const char options[])
-{
-  PetscOptions   db;
-  WLMTrainer     tr = NULL;
-  PetscErrorCode ierr;
-
-  PetscFunctionBeginUser;
-  PetscCall(PetscOptionsCreate(&db));
-  PetscCall(PetscOptionsInsertString(db, options));
-  PetscCall(PetscOptionsPush(db));
-  ierr = WLMTrainerCreate(PETSC_COMM_WORLD, &tr);
-  if (!ierr) ierr = WLMTrainerSetFromOptions(tr);
-  if (!ierr) ierr = WLMTrainerSetUp(tr);
-  PetscCall(WLMTrainerDestroy(&tr));
-  PetscCall(PetscOptionsPop());
-  PetscCall(PetscOptionsDestroy(&db));
-  return ierr;
-}
-
-START_TEST(test_ensemble_ranks_errors)
-{
-  char options[2048], fragment[64];
-
-  WriteData();
-  PetscSNPrintf(options, sizeof(options), "-wlm_data %s -wlm_ensemble_ranks %d", data, wlm_test_size + 1);
-  PetscSNPrintf(fragment, sizeof(fragment), "-wlm_ensemble_ranks %d is invalid", wlm_test_size + 1);
-  WLMTestExpectError(SetUpWithOptions(options), PETSC_ERR_ARG_OUTOFRANGE, fragment);
-  PetscSNPrintf(options, sizeof(options), "-wlm_data %s -wlm_ensemble_ranks 0", data);
-  WLMTestExpectError(SetUpWithOptions(options), PETSC_ERR_ARG_OUTOFRANGE, "-wlm_ensemble_ranks 0 is invalid");
-  if (wlm_test_size > 1) {
-    /* one group of P ranks: any positive batch size is a multiple of the group count */
-    PetscSNPrintf(options, sizeof(options), "-wlm_data %s -wlm_velocity data -wlm_ensemble_ranks %d -wlm_batch_rollouts 1", data, wlm_test_size);
-    WLMTestCall(SetUpWithOptions(options));
-    PetscSNPrintf(options, sizeof(options), "-wlm_data %s -wlm_ensemble_ranks 1 -wlm_batch_rollouts %d", data, wlm_test_size + 1);
-    WLMTestExpectError(SetUpWithOptions(options), PETSC_ERR_ARG_OUTOFRANGE, "-wlm_batch_rollouts");
-  }
 }
 END_TEST
 
