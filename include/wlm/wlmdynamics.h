@@ -102,6 +102,7 @@ PETSC_EXTERN PetscErrorCode WLMDynamicsView(WLMDynamics, PetscViewer);
 PETSC_EXTERN PetscErrorCode WLMDynamicsDestroy(WLMDynamics *);
 
 PETSC_EXTERN PetscErrorCode WLMDynamicsRollout(WLMDynamics, PetscInt, const PetscReal[], PetscReal, const PetscReal[], const PetscReal[], PetscInt, const PetscReal[], PetscReal *const[], PetscReal *const[]);
+PETSC_EXTERN PetscErrorCode WLMDynamicsRolloutForward(WLMDynamics, PetscInt, const PetscReal[], PetscReal, const PetscReal[], const PetscReal[], PetscInt, const PetscReal[], PetscReal *const[], PetscReal *const[]);
 PETSC_EXTERN PetscErrorCode WLMDynamicsRolloutAdjoint(WLMDynamics, const PetscReal *const[], const PetscReal *const[], PetscReal[], PetscReal *, PetscReal[], PetscReal[]);
 PETSC_EXTERN PetscErrorCode WLMDynamicsGetRolloutSteps(WLMDynamics, PetscInt *, const PetscInt *[]);
 

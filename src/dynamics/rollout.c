@@ -215,38 +215,8 @@ PetscErrorCode WLMDynamicsPostStep(TS ts)
   PetscFunctionReturn(0);
 }
 
-/*@
-  WLMDynamicsRollout - Integrates the particles from (t0, X0, V0) and records their state at the output times.
-
-  Collective
-
-  Input Parameters:
-+ dyn   - the object, with a potential set
-. n     - particles on this rank (the sharded ensemble is the union over the ranks)
-. w     - masses [n], or NULL for uniform masses 1/N with N the total count
-. t0    - start time
-. x0    - start positions [n][dim]
-. v0    - start velocities [n][dim], or NULL for zero velocities
-. nout  - number of output times k >= 1
-- times - output times t0 < t_1 < ... < t_k [k]
-
-  Output Parameters:
-+ X - X[m] receives the positions at t_{m+1} [n][dim], m = 0..k-1
-- V - V[m] receives the velocities at t_{m+1}, or V (or any V[m]) may be NULL
-
-  Notes:
-  The step plan is described in WLMDynamicsSetSubsteps() and
-  WLMDynamicsSetTimeStep().  The rollout stores what its adjoint needs;
-  call WLMDynamicsRolloutAdjoint() before the next rollout to differentiate
-  it.  The first rollout with a given n sizes the workspaces, and later
-  ones reuse them.  A rollout with more steps than any before extends the
-  trajectory storage once.
-
-  Level: beginner
-
-.seealso: WLMDynamicsRolloutAdjoint(), WLMDynamicsGetRolloutSteps()
-@*/
-PetscErrorCode WLMDynamicsRollout(WLMDynamics dyn, PetscInt n, const PetscReal w[], PetscReal t0, const PetscReal x0[], const PetscReal v0[], PetscInt nout, const PetscReal times[], PetscReal *const X[], PetscReal *const V[])
+/* Runs a rollout (WLMDynamicsRollout()); with record false the tape keeps only the step times, and the rollout has no adjoint. */
+static PetscErrorCode Rollout(WLMDynamics dyn, PetscBool record, PetscInt n, const PetscReal w[], PetscReal t0, const PetscReal x0[], const PetscReal v0[], PetscInt nout, const PetscReal times[], PetscReal *const X[], PetscReal *const V[])
 {
   MPI_Comm           comm = PetscObjectComm((PetscObject)dyn);
   PetscInt           nd, step;
@@ -284,6 +254,7 @@ PetscErrorCode WLMDynamicsRollout(WLMDynamics dyn, PetscInt n, const PetscReal w
   dyn->Xout       = X;
   dyn->Vout       = V;
   dyn->nextout    = 1;
+  dyn->record     = record;
   dyn->in_rollout = PETSC_TRUE;
   PetscCall(TSSolve(dyn->ts, dyn->U));
   dyn->in_rollout = PETSC_FALSE;
@@ -292,7 +263,70 @@ PetscErrorCode WLMDynamicsRollout(WLMDynamics dyn, PetscInt n, const PetscReal w
   PetscCall(TSGetStepNumber(dyn->ts, &step));
   PetscCall(TSGetConvergedReason(dyn->ts, &reason));
   PetscCheck(step == dyn->nsteps && dyn->nextout == nout + 1, comm, PETSC_ERR_PLIB, "Rollout stopped after %" PetscInt_FMT " of %" PetscInt_FMT " steps (TS reason %s)", step, dyn->nsteps, TSConvergedReasons[reason]);
-  dyn->adjoint_ready = PETSC_TRUE;
+  dyn->adjoint_ready = record;
+  PetscFunctionReturn(0);
+}
+
+/*@
+  WLMDynamicsRollout - Integrates the particles from (t0, X0, V0) and records their state at the output times.
+
+  Collective
+
+  Input Parameters:
++ dyn   - the object, with a potential set
+. n     - particles on this rank (the sharded ensemble is the union over the ranks)
+. w     - masses [n], or NULL for uniform masses 1/N with N the total count
+. t0    - start time
+. x0    - start positions [n][dim]
+. v0    - start velocities [n][dim], or NULL for zero velocities
+. nout  - number of output times k >= 1
+- times - output times t0 < t_1 < ... < t_k [k]
+
+  Output Parameters:
++ X - X[m] receives the positions at t_{m+1} [n][dim], m = 0..k-1
+- V - V[m] receives the velocities at t_{m+1}, or V (or any V[m]) may be NULL
+
+  Notes:
+  The step plan is described in WLMDynamicsSetSubsteps() and
+  WLMDynamicsSetTimeStep().  The rollout stores what its adjoint needs;
+  call WLMDynamicsRolloutAdjoint() before the next rollout to differentiate
+  it.  The first rollout with a given n sizes the workspaces, and later
+  ones reuse them.  A rollout with more steps than any before extends the
+  trajectory storage once.
+
+  Level: beginner
+
+.seealso: WLMDynamicsRolloutAdjoint(), WLMDynamicsGetRolloutSteps()
+@*/
+PetscErrorCode WLMDynamicsRollout(WLMDynamics dyn, PetscInt n, const PetscReal w[], PetscReal t0, const PetscReal x0[], const PetscReal v0[], PetscInt nout, const PetscReal times[], PetscReal *const X[], PetscReal *const V[])
+{
+  PetscFunctionBeginUser;
+  PetscCall(Rollout(dyn, PETSC_TRUE, n, w, t0, x0, v0, nout, times, X, V));
+  PetscFunctionReturn(0);
+}
+
+/*@
+  WLMDynamicsRolloutForward - Integrates the particles like WLMDynamicsRollout() but stores nothing for an adjoint.
+
+  Collective
+
+  Input and output arguments are those of WLMDynamicsRollout().
+
+  Notes:
+  The outputs equal those of WLMDynamicsRollout() bit for bit.  The
+  trajectory keeps its storage but copies no stages, so a rollout with more
+  steps than any before allocates no trajectory memory.  A recorded rollout
+  keeps the stage vectors of every step, 3 state vectors per step for
+  TSWLMVERLET.  The forward rollout cannot be differentiated.
+
+  Level: intermediate
+
+.seealso: WLMDynamicsRollout()
+@*/
+PetscErrorCode WLMDynamicsRolloutForward(WLMDynamics dyn, PetscInt n, const PetscReal w[], PetscReal t0, const PetscReal x0[], const PetscReal v0[], PetscInt nout, const PetscReal times[], PetscReal *const X[], PetscReal *const V[])
+{
+  PetscFunctionBeginUser;
+  PetscCall(Rollout(dyn, PETSC_FALSE, n, w, t0, x0, v0, nout, times, X, V));
   PetscFunctionReturn(0);
 }
 

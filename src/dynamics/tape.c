@@ -91,6 +91,7 @@ static PetscErrorCode TapeReserveStages(TJ_WLMTape *tape, TS ts, PetscInt nsteps
 static PetscErrorCode TSTrajectorySet_WLMTape(TSTrajectory tj, TS ts, PetscInt stepnum, PetscReal time, Vec X)
 {
   TJ_WLMTape *tape = (TJ_WLMTape *)tj->data;
+  WLMDynamics dyn;
   PetscInt    ns;
   Vec        *Y;
 
@@ -101,6 +102,8 @@ static PetscErrorCode TSTrajectorySet_WLMTape(TSTrajectory tj, TS ts, PetscInt s
   tape->time[stepnum] = time;
   tape->nstored       = stepnum;
   if (stepnum == 0) PetscFunctionReturn(0);
+  PetscCall(WLMDynamicsGetFromTS(ts, &dyn));
+  if (dyn->in_rollout && !dyn->record) PetscFunctionReturn(0); /* WLMDynamicsRolloutForward(): no adjoint will read the stages */
   PetscCall(TSGetStages(ts, &ns, &Y));
   PetscCall(TapeReserveStages(tape, ts, stepnum, ns, ns ? Y[0] : X));
   for (PetscInt s = 0; s < ns; s++) PetscCall(VecCopy(Y[s], tape->stage[(stepnum - 1) * ns + s]));

@@ -27,7 +27,9 @@
    group costs N_s d / R reals per rank.  Large requests run in rounds of
    bounded size, so a fetch needs no second copy of the rows it returns.
    Because rows are copied, never combined, the fetched arrays equal the
-   replicated ones bit for bit.
+   replicated ones bit for bit.  WLMTrainerFetchShareRows() serves rows of a
+   cloud split over the group in the same blocks under either distribution,
+   such as the predicted clouds of an evaluation (evaluate.c).
 */
 #include <wlm/private/trainimpl.h>
 
@@ -148,10 +150,11 @@ static PetscErrorCode ExchangeRows(WLMTrainer tr, PetscInt n, PetscInt nsrc, con
 
 /*
   Fetches the rows idx[0..count-1] of nsrc <= 2 arrays that share one n-row layout, in rounds of
-  bounded size.  src[a] contains this rank's rows (all n when replicated) and out[a] receives
-  [count][dim].  Collective over the group when the data is sharded.
+  bounded size.  With blocks true, src[a] contains this rank's block [lo, hi) of the group split
+  (sharded data, or the shares of a predicted cloud).  Otherwise it contains all n rows.  out[a]
+  receives [count][dim].  Collective over the group when blocks is true and the group has several ranks.
 */
-static PetscErrorCode FetchRowsOf(WLMTrainer tr, PetscInt n, PetscInt nsrc, const PetscReal *const src[], PetscInt count, const PetscInt idx[], PetscReal *const out[])
+static PetscErrorCode FetchRowsOf(WLMTrainer tr, PetscBool blocks, PetscInt n, PetscInt nsrc, const PetscReal *const src[], PetscInt count, const PetscInt idx[], PetscReal *const out[])
 {
   const PetscInt dim = tr->dim;
   PetscInt       chunk, max_count = count;
@@ -160,7 +163,7 @@ static PetscErrorCode FetchRowsOf(WLMTrainer tr, PetscInt n, PetscInt nsrc, cons
   PetscFunctionBeginUser;
   PetscCheck(nsrc >= 1 && nsrc <= 2, PETSC_COMM_SELF, PETSC_ERR_PLIB, "A fetch takes 1 or 2 source arrays, not %" PetscInt_FMT, nsrc);
   for (PetscInt i = 0; i < count; i++) PetscCheck(idx[i] >= 0 && idx[i] < n, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "Row %" PetscInt_FMT " requested of a snapshot with %" PetscInt_FMT " rows", idx[i], n);
-  if (!tr->sharded || tr->group_size == 1) {
+  if (!blocks || tr->group_size == 1) {
     for (PetscInt a = 0; a < nsrc; a++) {
       for (PetscInt i = 0; i < count; i++) PetscCall(PetscArraycpy(out[a] + i * dim, src[a] + idx[i] * dim, dim));
     }
@@ -201,7 +204,7 @@ PetscErrorCode WLMTrainerFetchRows(WLMTrainer tr, PetscInt s, PetscInt count, co
 
   PetscFunctionBeginUser;
   PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, s, &snap));
-  PetscCall(FetchRowsOf(tr, snap.N, 1, &snap.x, count, idx, &out));
+  PetscCall(FetchRowsOf(tr, tr->sharded, snap.N, 1, &snap.x, count, idx, &out));
   PetscFunctionReturn(0);
 }
 
@@ -231,7 +234,33 @@ PetscErrorCode WLMTrainerFetchStartRows(WLMTrainer tr, PetscInt s, PetscInt coun
   PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, s, &snap));
   src[0] = snap.x;
   src[1] = tr->v0[s];
-  PetscCall(FetchRowsOf(tr, snap.N, 2, src, count, idx, out));
+  PetscCall(FetchRowsOf(tr, tr->sharded, snap.N, 2, src, count, idx, out));
+  PetscFunctionReturn(0);
+}
+
+/*
+  WLMTrainerFetchShareRows - Copies the given rows of an n-row cloud that the ranks of the group hold in shares, such as a predicted cloud.
+
+  Collective over the trainer's group when it has several ranks; every rank of the group calls it, with its own request (possibly empty)
+
+  Input Parameters:
++ tr    - the set-up trainer
+. n     - rows of the whole cloud
+. share - this rank's rows [hi - lo][dim], [lo, hi) from WLMTrainerShareRange(tr, n, ...)
+. count - rows this rank requests
+- idx   - their global row indices, 0 <= idx[i] < n, repeats allowed
+
+  Output Parameter:
+. out - rows [count][dim], out[i] the row idx[i]
+
+  Notes:
+  The shares follow the group split under either -wlm_data_distribution,
+  so the rows are exchanged whenever the group has several ranks.
+*/
+PetscErrorCode WLMTrainerFetchShareRows(WLMTrainer tr, PetscInt n, const PetscReal share[], PetscInt count, const PetscInt idx[], PetscReal out[])
+{
+  PetscFunctionBeginUser;
+  PetscCall(FetchRowsOf(tr, PETSC_TRUE, n, 1, &share, count, idx, &out));
   PetscFunctionReturn(0);
 }
 

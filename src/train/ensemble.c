@@ -28,8 +28,7 @@
    N d / R reals per rank as the rollout does.
 
    NOTE: every rank still draws the whole subsample, an index list of N
-   entries (perm), and the evaluation gathers predicted clouds whole
-   (evaluate.c); neither depends on the data distribution.
+   entries (perm), whatever the data distribution.
 */
 #include <wlm/private/trainimpl.h>
 
@@ -104,44 +103,6 @@ void WLMTrainerShareRange(WLMTrainer tr, PetscInt n, PetscInt *lo, PetscInt *hi)
 PetscInt WLMTrainerShareMax(WLMTrainer tr, PetscInt n)
 {
   return (n + tr->group_size - 1) / tr->group_size;
-}
-
-/*
-  WLMTrainerGatherShares - Assembles the whole cloud [n][dim] on every rank of the group from the blocks [lo, hi) of its ranks.
-
-  Collective over the group
-
-  Input Parameters:
-+ tr    - the trainer
-. n     - particles of the whole cloud
-- local - this rank's rows [hi - lo][dim]
-
-  Output Parameter:
-. all - the whole cloud [n][dim]; may not alias local
-*/
-PetscErrorCode WLMTrainerGatherShares(WLMTrainer tr, PetscInt n, const PetscReal local[], PetscReal all[])
-{
-  const PetscInt R = tr->group_size, dim = tr->dim;
-  PetscMPIInt   *counts, *displs;
-  PetscInt       lo, hi;
-
-  PetscFunctionBeginUser;
-  WLMTrainerShareRange(tr, n, &lo, &hi);
-  if (R == 1) {
-    PetscCall(PetscArraycpy(all, local, n * dim));
-    PetscFunctionReturn(0);
-  }
-  PetscCall(PetscMalloc2(R, &counts, R, &displs));
-  for (PetscInt q = 0; q < R; q++) {
-    const PetscInt base = n / R, extra = n % R;
-    const PetscInt qlo = q * base + PetscMin(q, extra), qn = base + (q < extra ? 1 : 0);
-
-    PetscCall(PetscMPIIntCast(qn * dim, &counts[q]));
-    PetscCall(PetscMPIIntCast(qlo * dim, &displs[q]));
-  }
-  PetscCallMPI(MPI_Allgatherv(local, counts[tr->group_rank], MPIU_REAL, all, counts, displs, MPIU_REAL, tr->group_comm));
-  PetscCall(PetscFree2(counts, displs));
-  PetscFunctionReturn(0);
 }
 
 /* Rejects the modes that run one whole population per rank when the particles are sharded. */

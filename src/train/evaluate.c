@@ -16,18 +16,26 @@
    baselines persistence (the start snapshot itself), free streaming
    (x0 + (t - t0) v0 with the start velocities) and, for forecasts, the
    persistence of the last training snapshot.  Every group runs the rollouts,
-   which are cheap next to training, each rank with its share of the
-   particles, and gathers the predicted clouds; the exact transport problems
-   are distributed round-robin over the ranks and summed with one allreduce.
-   The rank that scores an entry fetches the observed rows it compares (all,
-   or the subsample) with WLMTrainerFetchRows(), which every rank of its group
-   joins, so sharded data gives the same distances as replicated data.
+   which are cheap next to training, each rank with its share [lo, hi) of the
+   particles (the split of WLMTrainerShareRange()), and keeps only its share
+   of each predicted cloud ((hi - lo) d reals per entry, one buffer set for
+   both weight sets, freed after the evaluation).  The exact transport
+   problems are distributed round-robin over the ranks and summed with one
+   allreduce.  The rank that scores an entry fetches the predicted rows it
+   compares from the shares of its group with WLMTrainerFetchShareRows(), and
+   the observed rows (all, or the subsample) with WLMTrainerFetchRows();
+   every rank of its group joins both fetches, so sharded predictions and
+   data give the same distances as whole ones.  The predictions file is
+   written in parallel from the shares of the group of rank 0
+   (WLMTrainerWritePredictions()).  The rollouts store nothing for an adjoint
+   (WLMDynamicsRolloutForward()), so a forecast over many snapshots does not
+   grow the trajectory storage that training rollouts reuse.
 
-   NOTE: the predicted clouds are gathered whole on every rank (pred_raw and
-   pred_ema, N d reals per entry) for scoring and for the predictions file.
-   Without -wlm_eval_particles the scoring rank also fetches whole observed
-   clouds.  Sharded data does not bound this memory, only that of the data
-   itself.
+   NOTE: without -wlm_eval_particles the scoring rank fetches whole predicted
+   and observed clouds, 2 N d reals, and the exact transport problem on them
+   costs more still; large populations need -wlm_eval_particles.  While it
+   writes the predictions file, each rank of the group of rank 0 holds a
+   second copy of its shares (WLMSnapshotsAddSnapshot() copies).
 */
 #include <wlm/private/trainimpl.h>
 #include <wlm/wlmtransport.h>
@@ -210,75 +218,67 @@ PetscErrorCode WLMTrainerComputeBaselines(WLMTrainer tr)
   PetscFunctionReturn(0);
 }
 
-/* Allocates the prediction buffers: one cloud of the start snapshot's size per entry. */
+/* Allocates the prediction buffers: this rank's share of a cloud of the start snapshot's size per entry. */
 static PetscErrorCode AllocatePredictions(WLMTrainer tr, PetscReal ***pred)
 {
   WLMSnapshot start;
+  PetscInt    lo, hi;
 
   PetscFunctionBeginUser;
-  if (*pred) PetscFunctionReturn(0);
   PetscCall(PetscCalloc1(tr->eval.n, pred));
   for (PetscInt i = 0; i < tr->eval.n; i++) {
     PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, tr->eval.raw[i].start, &start));
-    PetscCall(PetscMalloc1(start.N * tr->dim, &(*pred)[i]));
+    WLMTrainerShareRange(tr, start.N, &lo, &hi);
+    PetscCall(PetscMalloc1((hi - lo) * tr->dim, &(*pred)[i]));
   }
   PetscFunctionReturn(0);
 }
 
-/*
-  Rolls this rank's share of snapshot s out to the nout times and gathers the whole predicted clouds into pred[0..nout-1].
-  With one rank per group the rollout writes into pred directly.
-*/
+static PetscErrorCode FreePredictions(WLMTrainer tr, PetscReal ***pred)
+{
+  PetscFunctionBeginUser;
+  for (PetscInt i = 0; i < tr->eval.n; i++) PetscCall(PetscFree((*pred)[i]));
+  PetscCall(PetscFree(*pred));
+  PetscFunctionReturn(0);
+}
+
+/* Rolls this rank's share of snapshot s out to the nout times, into its shares pred[0..nout-1] of the predicted clouds.  The rollout stores nothing for an adjoint. */
 static PetscErrorCode RolloutShare(WLMTrainer tr, PetscInt s, PetscInt nout, const PetscReal times[], PetscReal **pred)
 {
-  const PetscInt   dim = tr->dim;
   WLMSnapshot      start;
   PetscInt         lo, hi;
-  PetscReal      **local;
   const PetscReal *x, *v;
 
   PetscFunctionBeginUser;
   PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, s, &start));
   PetscCall(WLMTrainerGetShareRows(tr, s, &x, &v));
-  if (tr->group_size == 1) {
-    PetscCall(WLMDynamicsRollout(tr->dyn, start.N, NULL, tr->times[s], x, v, nout, times, pred, NULL));
-    PetscFunctionReturn(0);
-  }
   WLMTrainerShareRange(tr, start.N, &lo, &hi);
-  PetscCall(PetscMalloc1(nout, &local));
-  for (PetscInt m = 0; m < nout; m++) PetscCall(PetscMalloc1((hi - lo) * dim, &local[m]));
-  PetscCall(WLMDynamicsRollout(tr->dyn, hi - lo, NULL, tr->times[s], x, v, nout, times, local, NULL));
-  for (PetscInt m = 0; m < nout; m++) {
-    PetscCall(WLMTrainerGatherShares(tr, start.N, local[m], pred[m]));
-    PetscCall(PetscFree(local[m]));
-  }
-  PetscCall(PetscFree(local));
+  PetscCall(WLMDynamicsRolloutForward(tr->dyn, hi - lo, NULL, tr->times[s], x, v, nout, times, pred, NULL));
   PetscFunctionReturn(0);
 }
 
 /* Rolls every entry out with the given parameters; a forecast is one rollout that fills all entries. */
-static PetscErrorCode RolloutEntries(WLMTrainer tr, const PetscReal params[], PetscReal ***pred)
+static PetscErrorCode RolloutEntries(WLMTrainer tr, const PetscReal params[], PetscReal **pred)
 {
   WLMEvalResults *e = &tr->eval;
 
   PetscFunctionBeginUser;
-  PetscCall(AllocatePredictions(tr, pred));
   PetscCall(WLMTrainerApplyParameters(tr, params));
   PetscCall(WLMPotentialMeanfieldSetBatchSeed(tr->pot, (uint64_t)tr->seed)); /* the same random batches at every evaluation */
   if (tr->protocol == WLM_PROTOCOL_FORECAST) {
     for (PetscInt i = 0; i < e->n; i++) tr->rollout_times[i] = tr->times[e->raw[i].snapshot];
-    PetscCall(RolloutShare(tr, e->raw[0].start, e->n, tr->rollout_times, *pred));
+    PetscCall(RolloutShare(tr, e->raw[0].start, e->n, tr->rollout_times, pred));
   } else {
     for (PetscInt i = 0; i < e->n; i++) {
       const PetscReal t = tr->times[e->raw[i].snapshot];
 
-      PetscCall(RolloutShare(tr, e->raw[i].start, 1, &t, &(*pred)[i]));
+      PetscCall(RolloutShare(tr, e->raw[i].start, 1, &t, &pred[i]));
     }
   }
   PetscFunctionReturn(0);
 }
 
-/* Scores the predictions of one set of weights into entries. */
+/* Scores the predictions of one set of weights, held in shares over each group, into entries.  Collective. */
 static PetscErrorCode ScoreEntries(WLMTrainer tr, PetscReal **pred, WLMEvalEntry *entries)
 {
   const PetscInt dim = tr->dim;
@@ -296,17 +296,29 @@ static PetscErrorCode ScoreEntries(WLMTrainer tr, PetscReal **pred, WLMEvalEntry
     PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, entries[i].start, &start));
     PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, entries[i].snapshot, &obs));
     PetscCall(FetchObserved(tr, &entries[i], mine, start.N, iobs, &ny, &y));
-    if (mine) {
-      nx = EntryRows(tr, entries[i].snapshot, PETSC_FALSE, start.N, obs.N, idx);
-      PetscCall(PetscMalloc1(nx * dim, &x));
-      for (PetscInt j = 0; j < nx; j++) PetscCall(PetscArraycpy(x + j * dim, pred[i] + idx[j] * dim, dim));
-      PetscCall(EntryDistances(tr, &entries[i], nx, x, ny, y));
-      PetscCall(PetscFree(x));
-    }
+    nx = mine ? EntryRows(tr, entries[i].snapshot, PETSC_FALSE, start.N, obs.N, idx) : 0;
+    PetscCall(PetscMalloc1(nx * dim, &x));
+    PetscCall(WLMTrainerFetchShareRows(tr, start.N, pred[i], nx, idx, x));
+    if (mine) PetscCall(EntryDistances(tr, &entries[i], nx, x, ny, y));
+    PetscCall(PetscFree(x));
     PetscCall(PetscFree(y));
   }
   PetscCall(PetscFree2(idx, iobs));
   PetscCall(ReduceEntries(tr, entries));
+  PetscFunctionReturn(0);
+}
+
+/* Rolls out and scores one set of weights into entries, and at the end writes its predictions file. */
+static PetscErrorCode EvaluateWeights(WLMTrainer tr, const PetscReal params[], PetscReal **pred, WLMEvalEntry *entries, PetscBool final, const char label[])
+{
+  char path[PETSC_MAX_PATH_LEN + 32];
+
+  PetscFunctionBeginUser;
+  PetscCall(RolloutEntries(tr, params, pred));
+  PetscCall(ScoreEntries(tr, pred, entries));
+  if (!final) PetscFunctionReturn(0);
+  PetscCall(PetscSNPrintf(path, sizeof(path), "%s/predictions_%s.h5", tr->output, label));
+  PetscCall(WLMTrainerWritePredictions(tr, path, pred, label));
   PetscFunctionReturn(0);
 }
 
@@ -318,10 +330,14 @@ static PetscErrorCode ScoreEntries(WLMTrainer tr, PetscReal **pred, WLMEvalEntry
   Input Parameters:
 + tr    - the trainer
 - final - write the predicted snapshots and the final model into the output directory
+
+  Notes:
+  The predictions of both weight sets share one set of buffers, this rank's
+  shares of the clouds, which lives only during the evaluation.
 @*/
 PetscErrorCode WLMTrainerEvaluate(WLMTrainer tr, PetscBool final)
 {
-  char path[PETSC_MAX_PATH_LEN + 32];
+  PetscReal **pred;
 
   PetscFunctionBeginUser;
   PetscCall(PetscLogEventBegin(WLMTRAIN_Evaluate, 0, 0, 0, 0));
@@ -329,19 +345,13 @@ PetscErrorCode WLMTrainerEvaluate(WLMTrainer tr, PetscBool final)
   if (!tr->eval.n) PetscCall(WLMTrainerComputeBaselines(tr));
   PetscCall(WLMAdamWGetAverage(tr->opt, tr->params, tr->avg));
 
-  PetscCall(RolloutEntries(tr, tr->params, &tr->pred_raw));
-  PetscCall(ScoreEntries(tr, tr->pred_raw, tr->eval.raw));
-  PetscCall(RolloutEntries(tr, tr->avg, &tr->pred_ema));
-  PetscCall(ScoreEntries(tr, tr->pred_ema, tr->eval.ema));
+  PetscCall(AllocatePredictions(tr, &pred));
+  PetscCall(EvaluateWeights(tr, tr->params, pred, tr->eval.raw, final, "raw"));
+  PetscCall(EvaluateWeights(tr, tr->avg, pred, tr->eval.ema, final, "ema"));
+  PetscCall(FreePredictions(tr, &pred));
   PetscCall(WLMTrainerApplyParameters(tr, tr->params));
 
   PetscCall(WLMTrainerWriteMetricsLine(tr, PETSC_TRUE));
-  if (final) {
-    PetscCall(PetscSNPrintf(path, sizeof(path), "%s/predictions_raw.h5", tr->output));
-    PetscCall(WLMTrainerWritePredictions(tr, path, tr->pred_raw, "raw"));
-    PetscCall(PetscSNPrintf(path, sizeof(path), "%s/predictions_ema.h5", tr->output));
-    PetscCall(WLMTrainerWritePredictions(tr, path, tr->pred_ema, "ema"));
-  }
   PetscCall(PetscLogEventEnd(WLMTRAIN_Evaluate, 0, 0, 0, 0));
   PetscFunctionReturn(0);
 }

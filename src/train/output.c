@@ -9,8 +9,9 @@
                           predicted snapshots of the final evaluation, in the snapshot format
      checkpoint.h5        written by checkpoint.c
 
-   Rank 0 writes every file; files other programs may be reading are written
-   under a temporary name and renamed.
+   Rank 0 writes every file but the predictions, which the ranks of its group
+   write in parallel from their shares of the predicted clouds; files other
+   programs may be reading are written under a temporary name and renamed.
 */
 #include <wlm/private/trainimpl.h>
 #include <wlm/private/h5util.h>
@@ -306,30 +307,42 @@ PetscErrorCode WLMTrainerSaveModel(WLMTrainer tr, const char path[])
 /*@
   WLMTrainerWritePredictions - Writes the predicted snapshots of the last evaluation in the snapshot format.
 
-  Collective (rank 0 writes)
+  Collective (the ranks of the group of rank 0 write)
+
+  Input Parameters:
++ tr    - the trainer
+. path  - the file to write
+. pred  - this rank's share of each predicted cloud [eval.n][(hi - lo)*dim], [lo, hi) from WLMTrainerShareRange() for the start snapshot's size
+- label - the weights used, "raw" or "ema"
 
   Notes:
+  Every group holds the same predictions, so the group of rank 0 alone
+  writes them: each of its ranks writes its shares in one parallel
+  WLMSnapshotsSave(), which goes through a temporary file, and no rank
+  assembles a whole cloud.  The rows of a cloud follow the group split in
+  rank order, so the file does not depend on the group size.
   Besides the snapshot datasets, the file records the weights used ("raw" or
   "ema"), the protocol, and for each predicted snapshot the index of the
   observed snapshot it predicts and of the snapshot its rollout started from.
 @*/
 PetscErrorCode WLMTrainerWritePredictions(WLMTrainer tr, const char path[], PetscReal **pred, const char label[])
 {
-  PetscMPIInt  rank;
   WLMSnapshots out;
   WLMSnapshot  start;
+  PetscInt     lo, hi;
   char         list[2][4096];
   size_t       len[2] = {0, 0};
 
   PetscFunctionBeginUser;
-  PetscCallMPI(MPI_Comm_rank(PetscObjectComm((PetscObject)tr), &rank));
-  if (rank == 0) {
-    PetscCall(WLMSnapshotsCreate(PETSC_COMM_SELF, &out));
+  if (tr->group == 0) {
+    PetscCall(WLMSnapshotsCreate(tr->group_comm, &out));
+    PetscCall(WLMSnapshotsSetDistribution(out, WLM_SNAPSHOTS_SHARDED));
     PetscCall(WLMSnapshotsSetDimension(out, tr->dim));
     list[0][0] = list[1][0] = '\0';
     for (PetscInt i = 0; i < tr->eval.n; i++) {
       PetscCall(WLMSnapshotsGetSnapshot(tr->snaps, tr->eval.raw[i].start, &start));
-      PetscCall(WLMSnapshotsAddSnapshot(out, tr->times[tr->eval.raw[i].snapshot], start.N, pred[i], NULL, NULL, NULL));
+      WLMTrainerShareRange(tr, start.N, &lo, &hi);
+      PetscCall(WLMSnapshotsAddSnapshot(out, tr->times[tr->eval.raw[i].snapshot], hi - lo, pred[i], NULL, NULL, NULL));
       len[0] += (size_t)snprintf(list[0] + len[0], len[0] < sizeof(list[0]) ? sizeof(list[0]) - len[0] : 0, "%s%" PetscInt_FMT, i ? "," : "", tr->eval.raw[i].snapshot);
       len[1] += (size_t)snprintf(list[1] + len[1], len[1] < sizeof(list[1]) ? sizeof(list[1]) - len[1] : 0, "%s%" PetscInt_FMT, i ? "," : "", tr->eval.raw[i].start);
     }

@@ -319,12 +319,6 @@ PetscErrorCode WLMTrainerDestroy(WLMTrainer *tr)
     PetscFunctionReturn(0);
   }
   if (t->metrics) fclose(t->metrics);
-  for (PetscInt i = 0; i < t->eval.n; i++) {
-    if (t->pred_raw) PetscCall(PetscFree(t->pred_raw[i]));
-    if (t->pred_ema) PetscCall(PetscFree(t->pred_ema[i]));
-  }
-  PetscCall(PetscFree(t->pred_raw));
-  PetscCall(PetscFree(t->pred_ema));
   PetscCall(WLMEvalResultsDestroy(&t->eval));
   if (t->v0) {
     for (PetscInt s = 0; s < t->nsnap; s++) PetscCall(PetscFree(t->v0_owned[s]));

@@ -1,6 +1,8 @@
 /*
    Repeated rollouts as a trainer runs them: no memory growth and the same
    TS across rollouts, changes of particle count and horizon, and the views.
+   A forward-only rollout gives the same outputs as a recorded one without
+   growing the trajectory, and has no adjoint.
    Run with -malloc_debug so that PetscMallocGetCurrentUsage() tracks PETSc's
    allocations.
 */
@@ -133,6 +135,47 @@ START_TEST(test_switch_integrator)
 }
 END_TEST
 
+/* Memory allocated by one rollout with nout outputs (forward only or recorded), and its positions at the last output. */
+static PetscErrorCode RolloutGrowth(WLMTestRollout *p, PetscBool forward, PetscInt nout, PetscLogDouble *growth, PetscReal xlast[])
+{
+  PetscLogDouble before, after;
+  PetscErrorCode (*rollout)(WLMDynamics, PetscInt, const PetscReal[], PetscReal, const PetscReal[], const PetscReal[], PetscInt, const PetscReal[], PetscReal *const[], PetscReal *const[]);
+
+  PetscFunctionBeginUser;
+  rollout = forward ? WLMDynamicsRolloutForward : WLMDynamicsRollout;
+  PetscCall(PetscMallocGetCurrentUsage(&before));
+  PetscCall(rollout(p->dyn, p->n, NULL, p->t0, p->x0 + p->start * p->dim, p->v0 + p->start * p->dim, nout, p->times, p->X, p->V));
+  PetscCall(PetscMallocGetCurrentUsage(&after));
+  PetscCall(PetscArraycpy(xlast, p->X[nout - 1], p->n * p->dim));
+  *growth = after - before;
+  PetscFunctionReturn(0);
+}
+
+/* After training rollouts of one output, a forward rollout of three outputs allocates (almost) nothing, unlike a recorded one, and gives the same positions. */
+START_TEST(test_forward_rollout)
+{
+  WLMTestRollout p;
+  PetscReal      L, xf[22], xr[22];
+  PetscLogDouble fwd, rec;
+
+  WLMTestCall(WLMTestRolloutCreate(PETSC_COMM_WORLD, WLMPOTENTIALWELLPAIR, 11, 2, PETSC_TRUE, 91, &p));
+  WLMTestCall(WLMTestRolloutConfigure(&p, &verlet, 0.3));
+  ck_assert_int_ge(p.nout, 3);
+  p.nout = 1;
+  WLMTestCall(TrainingStep(&p, &L));
+  WLMTestCall(RolloutGrowth(&p, PETSC_TRUE, 3, &fwd, xf));
+  WLMTestExpectError(WLMDynamicsRolloutAdjoint(p.dyn, (const PetscReal *const *)p.gX, NULL, NULL, NULL, NULL, NULL), PETSC_ERR_ARG_WRONGSTATE, "No rollout to differentiate");
+  WLMTestCall(RolloutGrowth(&p, PETSC_FALSE, 3, &rec, xr));
+  WLMTestCall(PetscPrintf(PETSC_COMM_WORLD, "a rollout of 3 outputs after rollouts of 1 allocates %.0f B forward only, %.0f B recorded\n", fwd, rec));
+  ck_assert_msg(rec > 0 && fwd < rec / 10, "a forward rollout allocated %.0f B, a recorded one %.0f B", fwd, rec);
+  ck_assert_mem_eq(xf, xr, sizeof(PetscReal) * p.n * p.dim);
+  /* the recorded rollout after the forward one is differentiable */
+  p.nout = 3;
+  WLMTestCall(TrainingStep(&p, &L));
+  WLMTestCall(WLMTestRolloutDestroy(&p));
+}
+END_TEST
+
 START_TEST(test_views)
 {
   WLMTestRollout p;
@@ -173,6 +216,7 @@ Suite *WLMTestSuite(void)
   tcase_add_test(tc, test_repeat_no_growth);
   tcase_add_test(tc, test_reuse_sizes_horizons);
   tcase_add_test(tc, test_switch_integrator);
+  tcase_add_test(tc, test_forward_rollout);
   tcase_add_test(tc, test_views);
   suite_add_tcase(s, tc);
   return s;

@@ -6,7 +6,9 @@
    The group's loss and potential run with gathered clouds and partners, and
    with both ring exchanges.
    Shares are uneven (17 particles per rollout), and the evaluation, which
-   gathers the sharded predictions, gives the same W1.
+   scores predictions held in shares, gives the same W1.  The predictions
+   file, written from the shares of one group, holds the same bytes for
+   R = 1 and R = P.
 */
 #include "wlmtest.h"
 #include "traintest.h"
@@ -257,6 +259,72 @@ START_TEST(test_ensemble_ranks_errors)
 }
 END_TEST
 
+/* Loads a predictions file whole on this rank. */
+static PetscErrorCode LoadPredictions(const char dir[], const char name[], WLMSnapshots *pred)
+{
+  char path[PETSC_MAX_PATH_LEN];
+
+  PetscFunctionBeginUser;
+  PetscCall(PetscSNPrintf(path, sizeof(path), "%s/%s", dir, name));
+  PetscCall(WLMSnapshotsCreate(PETSC_COMM_SELF, pred));
+  PetscCall(WLMSnapshotsLoad(*pred, path));
+  PetscFunctionReturn(0);
+}
+
+/* Checks that two prediction sets hold the same snapshots bit for bit, each of n rows and not a copy of the start cloud x0. */
+static void CheckSamePredictions(WLMSnapshots a, WLMSnapshots b, PetscInt n, const PetscReal x0[])
+{
+  PetscInt    Ta, Tb, dim;
+  WLMSnapshot sa, sb;
+
+  WLMTestCall(WLMSnapshotsGetNumSnapshots(a, &Ta));
+  WLMTestCall(WLMSnapshotsGetNumSnapshots(b, &Tb));
+  WLMTestCall(WLMSnapshotsGetDimension(a, &dim));
+  ck_assert_int_eq(Ta, Tb);
+  ck_assert_int_gt(Ta, 0);
+  for (PetscInt k = 0; k < Ta; k++) {
+    WLMTestCall(WLMSnapshotsGetSnapshot(a, k, &sa));
+    WLMTestCall(WLMSnapshotsGetSnapshot(b, k, &sb));
+    ck_assert_int_eq(sa.N, n);
+    ck_assert_int_eq(sb.N, n);
+    ck_assert_msg(sa.t == sb.t, "predicted snapshot %" PetscInt_FMT " has time %g with R = 1 but %g with R = P", k, (double)sa.t, (double)sb.t);
+    ck_assert_msg(!memcmp(sa.x, sb.x, (size_t)(n * dim) * sizeof(PetscReal)), "predicted snapshot %" PetscInt_FMT " differs between R = 1 and R = P", k);
+    ck_assert_msg(memcmp(sa.x, x0, (size_t)(n * dim) * sizeof(PetscReal)), "predicted snapshot %" PetscInt_FMT " equals the start cloud", k);
+  }
+}
+
+/* The initial model rolled out per particle (external field): the predictions files of R = 1 and R = P agree bit for bit. */
+START_TEST(test_group_predictions_file)
+{
+  const char  *names[] = {"predictions_raw.h5", "predictions_ema.h5"};
+  char         options[2048], dir[2][64];
+  PetscOptions db;
+  WLMTrainer   tr;
+  WLMSnapshots start, a, b;
+  WLMSnapshot  s0;
+
+  WriteData();
+  for (int r = 0; r < 2; r++) {
+    PetscSNPrintf(dir[r], sizeof(dir[r]), "ensemble-pred-r%d-np%d", r ? wlm_test_size : 1, wlm_test_size);
+    PetscSNPrintf(options, sizeof(options), "%s -wlm_potential_type external -wlm_potential_hidden 8,8 -wlm_data %s -wlm_steps 0 -wlm_ensemble_ranks %d -wlm_output %s", ENSEMBLE_OPTIONS, data, r ? wlm_test_size : 1, dir[r]);
+    WLMTestCall(WLMTestTrainerCreate(PETSC_COMM_WORLD, options, &db, &tr));
+    WLMTestCall(WLMTrainerTrain(tr));
+    WLMTestCall(WLMTestTrainerDestroy(&db, &tr));
+  }
+  WLMTestCall(WLMSnapshotsCreate(PETSC_COMM_SELF, &start));
+  WLMTestCall(WLMSnapshotsLoad(start, data));
+  WLMTestCall(WLMSnapshotsGetSnapshot(start, 0, &s0));
+  for (int f = 0; f < 2; f++) {
+    WLMTestCall(LoadPredictions(dir[0], names[f], &a));
+    WLMTestCall(LoadPredictions(dir[1], names[f], &b));
+    CheckSamePredictions(a, b, s0.N, s0.x);
+    WLMTestCall(WLMSnapshotsDestroy(&a));
+    WLMTestCall(WLMSnapshotsDestroy(&b));
+  }
+  WLMTestCall(WLMSnapshotsDestroy(&start));
+}
+END_TEST
+
 Suite *WLMTestSuite(void)
 {
   Suite *s  = suite_create("train_ensemble");
@@ -266,6 +334,7 @@ Suite *WLMTestSuite(void)
   tcase_add_test(tc, test_group_loss_subsample);
   tcase_add_test(tc, test_group_gradient_differences);
   tcase_add_test(tc, test_group_evaluation);
+  tcase_add_test(tc, test_group_predictions_file);
   tcase_add_test(tc, test_ensemble_ranks_errors);
   suite_add_tcase(s, tc);
   return s;

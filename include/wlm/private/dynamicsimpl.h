@@ -55,6 +55,7 @@ struct _p_WLMDynamics {
   char       integrator[64]; /* TS type (and RK type) the TS was set up for; a change resets the TS */
   PetscBool  in_rollout;
   PetscBool  adjoint_ready; /* a rollout is stored and its adjoint not yet taken */
+  PetscBool  record;        /* the current rollout stores its steps for the adjoint (false in WLMDynamicsRolloutForward()) */
 
   /* shell Jacobian state: the point U of the last RHSJacobian(P) call and a product cache */
   Vec        jac_point;

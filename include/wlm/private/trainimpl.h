@@ -128,7 +128,6 @@ struct _p_WLMTrainer {
   /* output */
   FILE          *metrics; /* metrics.jsonl, rank 0 only */
   WLMEvalResults eval;
-  PetscReal    **pred_raw, **pred_ema; /* predicted positions of each evaluation entry [eval.n][count(start)*dim] */
   PetscBool      setupcalled;
 };
 
@@ -137,13 +136,13 @@ PETSC_EXTERN PetscErrorCode WLMTrainerSetUpEnsemble(WLMTrainer);
 PETSC_EXTERN PetscErrorCode WLMTrainerDestroyEnsemble(WLMTrainer);
 PETSC_EXTERN void           WLMTrainerShareRange(WLMTrainer, PetscInt, PetscInt *, PetscInt *);
 PETSC_EXTERN PetscInt       WLMTrainerShareMax(WLMTrainer, PetscInt);
-PETSC_EXTERN PetscErrorCode WLMTrainerGatherShares(WLMTrainer, PetscInt, const PetscReal[], PetscReal[]);
 PETSC_EXTERN PetscErrorCode WLMTrainerCheckWholePopulation(WLMTrainer, const char[]);
 
 /* data distribution (distribution.c): rows of a snapshot, wherever they live */
 PETSC_EXTERN PetscErrorCode WLMTrainerResolveDataDistribution(WLMTrainer);
 PETSC_EXTERN PetscErrorCode WLMTrainerFetchRows(WLMTrainer, PetscInt, PetscInt, const PetscInt[], PetscReal[]);
 PETSC_EXTERN PetscErrorCode WLMTrainerFetchStartRows(WLMTrainer, PetscInt, PetscInt, const PetscInt[], PetscReal[], PetscReal[]);
+PETSC_EXTERN PetscErrorCode WLMTrainerFetchShareRows(WLMTrainer, PetscInt, const PetscReal[], PetscInt, const PetscInt[], PetscReal[]);
 PETSC_EXTERN PetscErrorCode WLMTrainerGetShareRows(WLMTrainer, PetscInt, const PetscReal **, const PetscReal **);
 
 /* set-up pieces (setup.c, split.c) */
