@@ -111,7 +111,7 @@ PetscErrorCode WLMTrainerForecast(WLMTrainer tr)
 
   PetscCall(WLMAdamWGetAverage(tr->opt, tr->params, tr->avg));
   PetscCall(WLMTrainerApplyParameters(tr, tr->forecast_ema ? tr->avg : tr->params));
-  PetscCall(WLMDynamicsRollout(tr->dyn, n, NULL, t0, x, v, ntimes, times, X, V));
+  PetscCall(WLMDynamicsRolloutForward(tr->dyn, n, NULL, t0, x, v, ntimes, times, X, V));
 
   PetscCall(PetscStrncpy(path, tr->forecast_output, sizeof(path)));
   if (rank == 0) {
