@@ -193,10 +193,31 @@ static PetscErrorCode ScoreBaselines(WLMTrainer tr, PetscInt i, PetscBool mine, 
   PetscFunctionReturn(0);
 }
 
+/*
+  Largest cloud that an evaluation compares whole by default.  The network
+  simplex took 3.7 s for one W1 at N = 5000 (docs/benchmarks.md) and its
+  cost grows faster than N^2, so whole clouds of this size already cost
+  minutes per distance.
+*/
+#define WLM_EVAL_WHOLE_MAX 50000
+
+/* Rejects evaluations of whole clouds too large for the exact solver before any of them starts. */
+static PetscErrorCode CheckEvaluationSize(WLMTrainer tr)
+{
+  PetscFunctionBeginUser;
+  PetscCheck(tr->eval_particles > 0 || tr->max_count <= WLM_EVAL_WHOLE_MAX, PetscObjectComm((PetscObject)tr), PETSC_ERR_ARG_OUTOFRANGE,
+             "Snapshots have up to %" PetscInt_FMT " particles and -wlm_eval_particles is 0, so every evaluation would solve exact transport problems on whole clouds, hours each; pass -wlm_eval_particles 5000 (a fixed subsample), or -wlm_eval_particles %" PetscInt_FMT " to compare whole clouds anyway",
+             tr->max_count, tr->max_count);
+  PetscFunctionReturn(0);
+}
+
 /*@
   WLMTrainerComputeBaselines - Builds the evaluation entries and scores persistence and free streaming on them.
 
   Collective
+
+  Notes:
+  Stops with an error when whole clouds of more than 50000 particles would be compared (no -wlm_eval_particles).
 @*/
 PetscErrorCode WLMTrainerComputeBaselines(WLMTrainer tr)
 {
@@ -205,6 +226,7 @@ PetscErrorCode WLMTrainerComputeBaselines(WLMTrainer tr)
   PetscBool       mine, group;
 
   PetscFunctionBeginUser;
+  PetscCall(CheckEvaluationSize(tr));
   PetscCall(BuildEntries(tr));
   PetscCall(PetscMalloc2(tr->max_count, &idx, tr->max_count, &iobs));
   for (PetscInt i = 0; i < e->n; i++) {

@@ -77,6 +77,30 @@ START_TEST(test_bad_options)
 }
 END_TEST
 
+/* Whole clouds of more than 50000 particles are not compared by default: the baselines stop with the fix, and a subsample passes. */
+START_TEST(test_eval_whole_clouds_too_large)
+{
+  char         path[PETSC_MAX_PATH_LEN], options[1024];
+  PetscOptions db;
+  WLMTrainer   tr;
+
+  PetscSNPrintf(path, sizeof(path), "trainer-large-np%d.h5", wlm_test_size);
+  WLMTestCall(WLMTestWriteHarmonicData(PETSC_COMM_WORLD, path, 50001, 4, PETSC_TRUE));
+  PetscSNPrintf(options, sizeof(options), "-wlm_data %s -wlm_velocity data -wlm_potential_hidden 4", path);
+  WLMTestCall(WLMTestTrainerCreate(PETSC_COMM_WORLD, options, &db, &tr));
+  WLMTestCall(WLMTrainerSetUp(tr));
+  WLMTestExpectError(WLMTrainerComputeBaselines(tr), PETSC_ERR_ARG_OUTOFRANGE, "Snapshots have up to 50001 particles and -wlm_eval_particles is 0");
+  WLMTestCall(WLMTestTrainerDestroy(&db, &tr));
+
+  PetscSNPrintf(options, sizeof(options), "-wlm_data %s -wlm_velocity data -wlm_potential_hidden 4 -wlm_eval_particles 50", path);
+  WLMTestCall(WLMTestTrainerCreate(PETSC_COMM_WORLD, options, &db, &tr));
+  WLMTestCall(WLMTrainerSetUp(tr));
+  WLMTestCall(WLMTrainerComputeBaselines(tr));
+  ck_assert_int_gt(tr->eval.n, 0);
+  WLMTestCall(WLMTestTrainerDestroy(&db, &tr));
+}
+END_TEST
+
 /* With -wlm_horizon_min equal to the cap every rollout reaches the last training snapshot. */
 START_TEST(test_horizon_min)
 {
@@ -203,6 +227,7 @@ Suite *WLMTestSuite(void)
 
   tcase_add_test(tc, test_bad_options);
   tcase_add_test(tc, test_horizon_min);
+  tcase_add_test(tc, test_eval_whole_clouds_too_large);
   tcase_add_test(tc, test_fixed_friction);
   tcase_add_test(tc, test_restart_bitwise);
   tcase_add_test(tc, test_signal_checkpoint_resume);
