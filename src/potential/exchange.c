@@ -3,9 +3,9 @@
    whose particles interact (meanfield and attention).
 
      gather  every rank receives the positions (keys, values) of all N
-             particles with one MPI_Allgatherv; memory per rank O(N)
+             particles with one MPI_Allgatherv.  Memory per rank is O(N).
      ring    blocks of the other ranks pass around a ring of the
-             communicator, one at a time; memory per rank O(N / P)
+             communicator, one at a time.  Memory per rank is O(N / P).
      auto    the ring from -wlm_potential_ring_min particles on several
              ranks, the gather below
 

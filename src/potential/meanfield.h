@@ -6,9 +6,9 @@
 
    A tile of pairs reads two sides of rows, MeanfieldRows: pair p joins row
    pi[p] of rows_i with row pj[p] of rows_j.  The gathered exchange points
-   both sides at the whole population; the ring points rows_i at this rank's
-   particles and rows_j at the block of another rank, or both at the
-   particles of the random batches that this rank owns.
+   both sides at the whole population.  The ring points rows_i at this
+   rank's particles and rows_j at the block of another rank, or both sides
+   at the particles of the random batches that this rank owns.
 */
 #ifndef WLMMEANFIELD_H
 #define WLMMEANFIELD_H
@@ -64,7 +64,7 @@ typedef struct {
   uint64_t  batch_seed;     /* seed of the shuffles, with t */
   PetscReal pair_scale;     /* s of the current call, 1 without batches */
   PetscInt *order;          /* the shuffled particle order [order_capacity] */
-  PetscInt  order_capacity; /* particles order holds */
+  PetscInt  order_capacity; /* capacity of order in particles */
 
   /* one tile of pairs */
   MeanfieldRows rows_i, rows_j;                 /* sides of the pairs: pi indexes rows_i, pj rows_j */

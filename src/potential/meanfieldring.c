@@ -30,7 +30,7 @@
 */
 #include "meanfield.h"
 
-/* Offsets in a block of capacity nmax: entry 0 holds the block's particle count, then x [nmax][dim], w [nmax] and lambda [nmax][dim]. */
+/* Offsets in a block of capacity nmax: entry 0 contains the block's particle count, then x [nmax][dim], w [nmax] and lambda [nmax][dim]. */
 static PetscInt BlockLayout(PetscInt dim, PetscInt nmax, PetscBool tangent, PetscInt *offw, PetscInt *offl)
 {
   *offw = 1 + nmax * dim;
@@ -187,7 +187,7 @@ static PetscErrorCode RingAllPairs(WLMPotential pot, PairPass pass, PetscReal t,
 static PetscErrorCode RouteReserve(WLMPotential pot, PetscInt n, PetscInt m)
 {
   MeanfieldRing *rg  = &((Meanfield *)pot->data)->ring;
-  const PetscInt dim = pot->dim, need = PetscMax(n, m), reclen = 2 + 2 * dim; /* the longest record */
+  const PetscInt dim = pot->dim, need = PetscMax(n, m), reclen = 2 + 2 * dim; /* the record with cotangents, the maximum length */
   PetscMPIInt    size;
 
   PetscFunctionBeginUser;

@@ -6,7 +6,7 @@
                  start velocities v0[s] of all of them
      sharded     the snapshots are loaded on the group communicator, and rank q
                  of a group of R ranks stores the rows [lo_q, hi_q) of every
-                 snapshot, with the split of ensemble.c,
+                 snapshot, with the split of WLMTrainerBlockStart(),
 
                    lo_q = q floor(N_s / R) + min(q, N_s mod R),
 
@@ -81,12 +81,6 @@ static PetscMPIInt RowOwner(PetscInt n, PetscMPIInt R, PetscInt i)
   return (PetscMPIInt)(extra + (i - split) / base);
 }
 
-/* First global row of rank q's block of an n-row snapshot. */
-static PetscInt BlockStart(PetscInt n, PetscMPIInt R, PetscMPIInt q)
-{
-  return q * (n / R) + PetscMin((PetscInt)q, n % R);
-}
-
 /*
   Largest exchange of one round, in reals served by one rank.  A round moves at most
   WLM_FETCH_ROUND_REALS / (R nsrc dim) requested rows per rank.  A rank's buffers therefore
@@ -118,7 +112,7 @@ static PetscErrorCode ExchangeRows(WLMTrainer tr, PetscInt n, PetscInt nsrc, con
     const PetscMPIInt q = RowOwner(n, R, idx[i]);
 
     order[fill[q]] = i;
-    ask[fill[q]++] = idx[i] - BlockStart(n, R, q);
+    ask[fill[q]++] = idx[i] - WLMTrainerBlockStart(n, R, q);
   }
   PetscCallMPI(MPI_Alltoall(scount, 1, MPI_INT, rcount, 1, MPI_INT, tr->group_comm));
   for (PetscMPIInt q = 0; q < R; q++) rdispl[q + 1] = rdispl[q] + rcount[q];

@@ -93,10 +93,14 @@ PetscErrorCode WLMTrainerDestroyEnsemble(WLMTrainer tr)
 */
 void WLMTrainerShareRange(WLMTrainer tr, PetscInt n, PetscInt *lo, PetscInt *hi)
 {
-  const PetscInt R = tr->group_size, q = tr->group_rank, base = n / R, extra = n % R;
+  *lo = WLMTrainerBlockStart(n, tr->group_size, tr->group_rank);
+  *hi = WLMTrainerBlockStart(n, tr->group_size, tr->group_rank + 1);
+}
 
-  *lo = q * base + PetscMin(q, extra);
-  *hi = *lo + base + (q < extra ? 1 : 0);
+/* First row of the block of rank q of R in the split of n rows; q = R gives n. */
+PetscInt WLMTrainerBlockStart(PetscInt n, PetscInt R, PetscInt q)
+{
+  return q * (n / R) + PetscMin(q, n % R);
 }
 
 /* Largest block of n particles on one rank of a group. */

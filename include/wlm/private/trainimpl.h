@@ -135,6 +135,7 @@ struct _p_WLMTrainer {
 PETSC_EXTERN PetscErrorCode WLMTrainerSetUpEnsemble(WLMTrainer);
 PETSC_EXTERN PetscErrorCode WLMTrainerDestroyEnsemble(WLMTrainer);
 PETSC_EXTERN void           WLMTrainerShareRange(WLMTrainer, PetscInt, PetscInt *, PetscInt *);
+PETSC_EXTERN PetscInt       WLMTrainerBlockStart(PetscInt, PetscInt, PetscInt);
 PETSC_EXTERN PetscInt       WLMTrainerShareMax(WLMTrainer, PetscInt);
 PETSC_EXTERN PetscErrorCode WLMTrainerCheckWholePopulation(WLMTrainer, const char[]);
 
