@@ -201,8 +201,15 @@ static PetscErrorCode ScoreBaselines(WLMTrainer tr, PetscInt i, PetscBool mine, 
 */
 #define WLM_EVAL_WHOLE_MAX 50000
 
-/* Rejects evaluations of whole clouds too large for the exact solver before any of them starts. */
-static PetscErrorCode CheckEvaluationSize(WLMTrainer tr)
+/*
+  WLMTrainerCheckEvaluationSize - Rejects evaluations of whole clouds too large for the exact solver.
+
+  Collective
+
+  Notes:
+  Call it before WLMTrainerOpenOutput(), so that a rejected run leaves the output directory untouched.
+*/
+PetscErrorCode WLMTrainerCheckEvaluationSize(WLMTrainer tr)
 {
   PetscFunctionBeginUser;
   PetscCheck(tr->eval_particles > 0 || tr->max_count <= WLM_EVAL_WHOLE_MAX, PetscObjectComm((PetscObject)tr), PETSC_ERR_ARG_OUTOFRANGE,
@@ -215,9 +222,6 @@ static PetscErrorCode CheckEvaluationSize(WLMTrainer tr)
   WLMTrainerComputeBaselines - Builds the evaluation entries and scores persistence and free streaming on them.
 
   Collective
-
-  Notes:
-  Stops with an error when whole clouds of more than 50000 particles would be compared (no -wlm_eval_particles).
 @*/
 PetscErrorCode WLMTrainerComputeBaselines(WLMTrainer tr)
 {
@@ -226,7 +230,6 @@ PetscErrorCode WLMTrainerComputeBaselines(WLMTrainer tr)
   PetscBool       mine, group;
 
   PetscFunctionBeginUser;
-  PetscCall(CheckEvaluationSize(tr));
   PetscCall(BuildEntries(tr));
   PetscCall(PetscMalloc2(tr->max_count, &idx, tr->max_count, &iobs));
   for (PetscInt i = 0; i < e->n; i++) {

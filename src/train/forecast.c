@@ -23,6 +23,7 @@
 PetscErrorCode WLMTrainerEvaluateCheckpoint(WLMTrainer tr)
 {
   PetscFunctionBeginUser;
+  PetscCall(WLMTrainerCheckEvaluationSize(tr));
   PetscCall(WLMTrainerOpenOutput(tr));
   PetscCall(WLMTrainerComputeBaselines(tr));
   PetscCall(WLMTrainerEvaluate(tr, PETSC_TRUE));

@@ -55,6 +55,7 @@ PetscErrorCode WLMTrainerTrain(WLMTrainer tr)
 
   PetscFunctionBeginUser;
   PetscCall(WLMTrainerSetUp(tr));
+  PetscCall(WLMTrainerCheckEvaluationSize(tr));
   PetscCall(WLMTrainerOpenOutput(tr));
   PetscCall(WLMTrainerInstallSignalHandlers());
   PetscCall(WLMTrainerComputeBaselines(tr));

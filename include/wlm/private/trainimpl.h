@@ -157,6 +157,7 @@ PETSC_EXTERN PetscErrorCode WLMTrainerApplyParameters(WLMTrainer, const PetscRea
 
 /* evaluation (evaluate.c) and output (output.c) */
 PETSC_EXTERN PetscErrorCode WLMTrainerComputeBaselines(WLMTrainer);
+PETSC_EXTERN PetscErrorCode WLMTrainerCheckEvaluationSize(WLMTrainer);
 PETSC_EXTERN PetscErrorCode WLMTrainerOpenOutput(WLMTrainer);
 PETSC_EXTERN PetscErrorCode WLMTrainerWriteMetricsLine(WLMTrainer, PetscBool);
 PETSC_EXTERN PetscErrorCode WLMTrainerLogProgress(WLMTrainer, PetscReal);
