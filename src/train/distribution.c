@@ -156,7 +156,7 @@ static PetscErrorCode FetchRowsOf(WLMTrainer tr, PetscBool blocks, PetscInt n, P
 
   PetscFunctionBeginUser;
   PetscCheck(nsrc >= 1 && nsrc <= 2, PETSC_COMM_SELF, PETSC_ERR_PLIB, "A fetch takes 1 or 2 source arrays, not %" PetscInt_FMT, nsrc);
-  for (PetscInt i = 0; i < count; i++) PetscCheck(idx[i] >= 0 && idx[i] < n, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "Row %" PetscInt_FMT " requested of a snapshot with %" PetscInt_FMT " rows", idx[i], n);
+  for (PetscInt i = 0; i < count; i++) PetscCheck(idx[i] >= 0 && idx[i] < n, PETSC_COMM_SELF, PETSC_ERR_ARG_OUTOFRANGE, "Row %" PetscInt_FMT " requested of a snapshot with %" PetscInt_FMT " rows; request rows 0 to %" PetscInt_FMT, idx[i], n, n - 1);
   if (!blocks || tr->group_size == 1) {
     for (PetscInt a = 0; a < nsrc; a++) {
       for (PetscInt i = 0; i < count; i++) PetscCall(PetscArraycpy(out[a] + i * dim, src[a] + idx[i] * dim, dim));
